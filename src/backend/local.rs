@@ -1,0 +1,403 @@
+//! The local-disk backend: the only code that touches `std::fs` for served data.
+//!
+//! SECURITY: the served root cannot be escaped.
+//! * Paths arrive as `VfsPath`, already normalised inside `/` (no `..`, NUL, CR, LF).
+//! * Symlinks are not served (as rclone's local backend without `-L`): listings skip them,
+//!   every directory on the way to a name is checked not to be a symlink, and files are opened
+//!   with `O_NOFOLLOW`, so a link pointing out of the root leads nowhere. A local user racing
+//!   to swap a checked directory for a link is outside this threat model (FTP clients cannot
+//!   create links); `openat2(RESOLVE_BENEATH)` would close that window.
+//! * Only regular files and directories are served; devices, FIFOs and sockets are skipped.
+//!
+//! Uploads that replace a file are written to a hidden `.NAME.<id>.ftpvfs-partial` in the
+//! same directory and renamed over the name only when complete, so no reader ever sees a
+//! half-written file and a failed upload leaves the old file intact. Partial files are hidden
+//! from listings.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::backend::{
+    Backend, Entry, EntryKind, Error, ErrorKind, Features, ReadStream, Result, WriteMode, WriteStream,
+};
+use crate::vfs::VfsPath;
+
+/// Suffix of in-progress uploads; names ending in it are never listed.
+pub const PARTIAL_SUFFIX: &str = ".ftpvfs-partial";
+
+/// A directory on local disk served as `/`.
+#[derive(Debug)]
+pub struct LocalBackend {
+    root: PathBuf,
+    next_partial: AtomicU64,
+}
+
+impl LocalBackend {
+    /// Serves `root`, which should be an absolute, canonical directory path.
+    pub fn new(root: PathBuf) -> LocalBackend {
+        LocalBackend { root, next_partial: AtomicU64::new(0) }
+    }
+
+    /// The real path of `p`, after checking that no directory on the way is a symlink.
+    fn real(&self, p: &VfsPath) -> Result<PathBuf> {
+        let mut real = self.root.clone();
+        let mut components = p.components().peekable();
+        while let Some(c) = components.next() {
+            real.push(c);
+            if components.peek().is_some() {
+                match fs::symlink_metadata(&real) {
+                    Ok(m) if m.file_type().is_dir() => {}
+                    Ok(m) if m.file_type().is_symlink() => return Err(Error::new(ErrorKind::NotFound, p.as_str())),
+                    Ok(_) => return Err(Error::new(ErrorKind::NotADirectory, p.as_str())),
+                    Err(e) => return Err(Error::from_io(e, p.as_str())),
+                }
+            }
+        }
+        Ok(real)
+    }
+
+    /// lstat of the final component; symlinks and special files read as absent.
+    fn lstat(&self, p: &VfsPath, real: &Path) -> Result<fs::Metadata> {
+        let m = fs::symlink_metadata(real).map_err(|e| Error::from_io(e, p.as_str()))?;
+        if m.is_file() || m.is_dir() {
+            Ok(m)
+        } else {
+            Err(Error::new(ErrorKind::NotFound, p.as_str()))
+        }
+    }
+
+    fn partial_path(&self, target: &Path) -> Option<PathBuf> {
+        let name = target.file_name()?.to_str()?;
+        let id = self.next_partial.fetch_add(1, Ordering::Relaxed);
+        // Keep the temporary name within NAME_MAX.
+        let short: String = name.chars().take(160).collect();
+        Some(target.with_file_name(format!(".{short}.{}-{id}{PARTIAL_SUFFIX}", std::process::id())))
+    }
+}
+
+fn entry_from(name: String, m: &fs::Metadata) -> Entry {
+    let kind = if m.is_dir() { EntryKind::Dir } else { EntryKind::File };
+    Entry {
+        name,
+        kind,
+        size: if m.is_dir() { 0 } else { m.len() },
+        mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }
+}
+
+fn nofollow() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    o
+}
+
+impl Backend for LocalBackend {
+    fn features(&self) -> Features {
+        Features { write_in_place: true }
+    }
+
+    fn stat(&self, path: &VfsPath) -> Result<Entry> {
+        let real = self.real(path)?;
+        let m = self.lstat(path, &real)?;
+        Ok(entry_from(path.name().to_string(), &m))
+    }
+
+    fn list(&self, path: &VfsPath) -> Result<Vec<Entry>> {
+        let real = self.real(path)?;
+        if !self.lstat(path, &real)?.is_dir() {
+            return Err(Error::new(ErrorKind::NotADirectory, path.as_str()));
+        }
+        let mut out = Vec::new();
+        for item in fs::read_dir(&real).map_err(|e| Error::from_io(e, path.as_str()))? {
+            let item = item.map_err(|e| Error::from_io(e, path.as_str()))?;
+            let Ok(name) = item.file_name().into_string() else {
+                log::debug!("skipping a name in {path} that is not UTF-8");
+                continue;
+            };
+            if name.ends_with(PARTIAL_SUFFIX) {
+                continue;
+            }
+            let Ok(ft) = item.file_type() else { continue };
+            if !(ft.is_file() || ft.is_dir()) {
+                // Symlinks, devices, FIFOs, sockets: not served.
+                continue;
+            }
+            match item.metadata() {
+                Ok(m) => out.push(entry_from(name, &m)),
+                Err(e) => log::debug!("skipping {path}/{name}: {e}"),
+            }
+        }
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn open_read(&self, path: &VfsPath, offset: u64) -> Result<Box<dyn ReadStream>> {
+        let real = self.real(path)?;
+        let mut file = nofollow().read(true).open(&real).map_err(|e| Error::from_io(e, path.as_str()))?;
+        let m = file.metadata().map_err(|e| Error::from_io(e, path.as_str()))?;
+        if m.is_dir() {
+            return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
+        }
+        if !m.is_file() {
+            return Err(Error::new(ErrorKind::NotFound, path.as_str()));
+        }
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
+        }
+        Ok(Box::new(LocalRead { file, path: path.as_str().to_string() }))
+    }
+
+    fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
+        if path.is_root() {
+            return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
+        }
+        let real = self.real(path)?;
+        let existing = match fs::symlink_metadata(&real) {
+            Ok(m) if m.is_dir() => return Err(Error::new(ErrorKind::IsDirectory, path.as_str())),
+            Ok(m) if !m.is_file() => {
+                return Err(Error::with_detail(ErrorKind::PermissionDenied, path.as_str(), "Not a regular file"))
+            }
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::from_io(e, path.as_str())),
+        };
+        let client_path = path.as_str().to_string();
+        match mode {
+            WriteMode::Replace => {
+                let partial =
+                    self.partial_path(&real).ok_or_else(|| Error::new(ErrorKind::InvalidName, path.as_str()))?;
+                let file = nofollow()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o666)
+                    .open(&partial)
+                    .map_err(|e| Error::from_io(e, path.as_str()))?;
+                Ok(Box::new(LocalWrite {
+                    file,
+                    written: 0,
+                    path: client_path,
+                    commit: Commit::RenameOver { partial, target: real },
+                }))
+            }
+            WriteMode::At(offset) => {
+                let size = existing.as_ref().map_or(0, MetadataExt::size);
+                if offset > size {
+                    return Err(Error::with_detail(
+                        ErrorKind::Unsupported,
+                        path.as_str(),
+                        "Restart offset is beyond the end of the file",
+                    ));
+                }
+                let mut file = nofollow()
+                    .write(true)
+                    .create(true)
+                    .mode(0o666)
+                    .open(&real)
+                    .map_err(|e| Error::from_io(e, path.as_str()))?;
+                file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
+                Ok(Box::new(LocalWrite { file, written: 0, path: client_path, commit: Commit::InPlace }))
+            }
+            WriteMode::Append => {
+                let file = nofollow()
+                    .append(true)
+                    .create(true)
+                    .mode(0o666)
+                    .open(&real)
+                    .map_err(|e| Error::from_io(e, path.as_str()))?;
+                Ok(Box::new(LocalWrite { file, written: 0, path: client_path, commit: Commit::InPlace }))
+            }
+        }
+    }
+
+    fn mkdir(&self, path: &VfsPath) -> Result<()> {
+        let real = self.real(path)?;
+        fs::create_dir(&real).map_err(|e| Error::from_io(e, path.as_str()))
+    }
+
+    fn rmdir(&self, path: &VfsPath) -> Result<()> {
+        if path.is_root() {
+            return Err(Error::with_detail(ErrorKind::PermissionDenied, "/", "The root cannot be removed"));
+        }
+        let real = self.real(path)?;
+        if !self.lstat(path, &real)?.is_dir() {
+            return Err(Error::new(ErrorKind::NotADirectory, path.as_str()));
+        }
+        fs::remove_dir(&real).map_err(|e| Error::from_io(e, path.as_str()))
+    }
+
+    fn remove(&self, path: &VfsPath) -> Result<()> {
+        let real = self.real(path)?;
+        if self.lstat(path, &real)?.is_dir() {
+            return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
+        }
+        fs::remove_file(&real).map_err(|e| Error::from_io(e, path.as_str()))
+    }
+
+    fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
+        if from.is_root() || to.is_root() {
+            return Err(Error::with_detail(ErrorKind::PermissionDenied, "/", "The root cannot be renamed"));
+        }
+        if to.starts_with(from) && to != from {
+            return Err(Error::with_detail(
+                ErrorKind::PermissionDenied,
+                to.as_str(),
+                "Cannot move a directory into itself",
+            ));
+        }
+        let real_from = self.real(from)?;
+        self.lstat(from, &real_from)?;
+        let real_to = self.real(to)?;
+        if let Ok(m) = fs::symlink_metadata(&real_to) {
+            if m.is_dir() && real_to != real_from {
+                return Err(Error::new(ErrorKind::AlreadyExists, to.as_str()));
+            }
+        }
+        fs::rename(&real_from, &real_to).map_err(|e| Error::from_io(e, to.as_str()))
+    }
+
+    fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) -> Result<()> {
+        let real = self.real(path)?;
+        self.lstat(path, &real)?;
+        let file = nofollow().read(true).open(&real).map_err(|e| Error::from_io(e, path.as_str()))?;
+        file.set_modified(mtime).map_err(|e| Error::from_io(e, path.as_str()))
+    }
+}
+
+struct LocalRead {
+    file: File,
+    path: String,
+}
+
+impl ReadStream for LocalRead {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        loop {
+            match self.file.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::from_io(e, self.path.as_str())),
+            }
+        }
+    }
+
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        Some(self.file.as_raw_fd())
+    }
+}
+
+enum Commit {
+    /// Rename the hidden partial file over the target on commit; remove it on abort.
+    RenameOver { partial: PathBuf, target: PathBuf },
+    /// Written in place; nothing to do.
+    InPlace,
+}
+
+struct LocalWrite {
+    file: File,
+    written: u64,
+    path: String,
+    commit: Commit,
+}
+
+impl WriteStream for LocalWrite {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.file.write_all(buf).map_err(|e| Error::from_io(e, self.path.as_str()))?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<u64> {
+        self.file.flush().map_err(|e| Error::from_io(e, self.path.as_str()))?;
+        if let Commit::RenameOver { partial, target } = std::mem::replace(&mut self.commit, Commit::InPlace) {
+            if let Err(e) = fs::rename(&partial, &target) {
+                let _ = fs::remove_file(&partial);
+                return Err(Error::from_io(e, self.path.as_str()));
+            }
+        }
+        Ok(self.written)
+    }
+
+    fn abort(mut self: Box<Self>) {
+        if let Commit::RenameOver { partial, .. } = std::mem::replace(&mut self.commit, Commit::InPlace) {
+            let _ = fs::remove_file(partial);
+        }
+    }
+}
+
+impl Drop for LocalWrite {
+    fn drop(&mut self) {
+        // A stream dropped without commit or abort (a bug, or a panic unwinding) must not leave
+        // its partial file behind.
+        if let Commit::RenameOver { partial, .. } = &self.commit {
+            let _ = fs::remove_file(partial);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, LocalBackend) {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().canonicalize().unwrap());
+        (dir, b)
+    }
+
+    fn p(s: &str) -> VfsPath {
+        VfsPath::root().resolve(s).unwrap()
+    }
+
+    #[test]
+    fn replace_is_invisible_until_commit_and_abort_keeps_the_old_file() {
+        let (dir, b) = setup();
+        fs::write(dir.path().join("f"), b"old").unwrap();
+        let mut w = b.open_write(&p("f"), WriteMode::Replace).unwrap();
+        w.write_all(b"new data").unwrap();
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"old");
+        assert_eq!(b.list(&p("/")).unwrap().len(), 1, "the partial file is hidden");
+        w.abort();
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"old");
+        let mut w = b.open_write(&p("f"), WriteMode::Replace).unwrap();
+        w.write_all(b"new data").unwrap();
+        assert_eq!(w.commit().unwrap(), 8);
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"new data");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no partial left behind");
+    }
+
+    #[test]
+    fn write_at_keeps_the_tail_and_append_appends() {
+        let (dir, b) = setup();
+        fs::write(dir.path().join("f"), b"0123456789").unwrap();
+        let mut w = b.open_write(&p("f"), WriteMode::At(3)).unwrap();
+        w.write_all(b"ab").unwrap();
+        w.commit().unwrap();
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"012ab56789");
+        let mut w = b.open_write(&p("f"), WriteMode::Append).unwrap();
+        w.write_all(b"Z").unwrap();
+        w.commit().unwrap();
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"012ab56789Z");
+        assert!(b.open_write(&p("f"), WriteMode::At(100)).is_err());
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_lead_nowhere() {
+        let (dir, b) = setup();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("secret"), b"s").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("flink")).unwrap();
+        assert!(b.list(&p("/")).unwrap().is_empty());
+        assert_eq!(b.stat(&p("link")).unwrap_err().kind, ErrorKind::NotFound);
+        assert_eq!(b.open_read(&p("link/secret"), 0).err().unwrap().kind, ErrorKind::NotFound);
+        assert_eq!(b.open_read(&p("flink"), 0).err().unwrap().kind, ErrorKind::NotFound);
+        assert!(b.open_write(&p("link/new"), WriteMode::Replace).is_err());
+        assert!(b.list(&p("link")).is_err());
+        assert!(!outside.path().join("new").exists());
+    }
+}

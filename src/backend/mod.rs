@@ -1,0 +1,144 @@
+//! The storage seam: a small synchronous `Backend` trait that every remote implements, called
+//! only from worker threads (never from the reactor). Paths are `VfsPath`s, already checked, so
+//! no client string reaches a backend unvalidated.
+
+pub mod error;
+pub mod local;
+
+use std::time::SystemTime;
+
+pub use error::{Error, ErrorKind, Result};
+
+use crate::vfs::VfsPath;
+
+/// File or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file.
+    File,
+}
+
+/// What a listing or stat says about one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The last path component (`""` for the root).
+    pub name: String,
+    /// File or directory.
+    pub kind: EntryKind,
+    /// Size in bytes (0 for directories).
+    pub size: u64,
+    /// Last modification time.
+    pub mtime: SystemTime,
+}
+
+impl Entry {
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+}
+
+/// How a write stream treats what is already stored under its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Replace the file; readers see the old content until the new one is committed whole.
+    Replace,
+    /// Write from this offset over the existing file, keeping what lies beyond (REST + STOR).
+    At(u64),
+    /// Append to the end, creating the file if needed (APPE).
+    Append,
+}
+
+/// A sequential reader of one file, moved between worker threads.
+pub trait ReadStream: Send {
+    /// Reads up to `buf.len()` bytes; 0 means end of file.
+    ///
+    /// # Errors
+    /// A storage error if the read failed.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
+
+    /// The file descriptor behind the stream, when the backend is local, so a later zero-copy
+    /// path (sendfile/splice) can send from it directly. `None` for remote backends.
+    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+}
+
+/// A sequential writer of one file. Dropping it without `commit` aborts it.
+pub trait WriteStream: Send {
+    /// Writes the whole buffer.
+    ///
+    /// # Errors
+    /// A storage error (no space, I/O error); the caller then aborts.
+    fn write_all(&mut self, buf: &[u8]) -> Result<()>;
+
+    /// Makes the written data visible under the file's name; returns the bytes written.
+    ///
+    /// # Errors
+    /// A storage error; the data is then not presented as complete.
+    fn commit(self: Box<Self>) -> Result<u64>;
+
+    /// Gives up: a `Replace` stream leaves the old file untouched; `At`/`Append` streams keep
+    /// what was written so the client can resume.
+    fn abort(self: Box<Self>);
+}
+
+/// What a backend can do beyond the basics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `WriteMode::At` and `WriteMode::Append` work (in-place writes).
+    pub write_in_place: bool,
+}
+
+/// A storage remote. All calls block; they run on worker threads only.
+pub trait Backend: Send + Sync {
+    /// What this backend supports.
+    fn features(&self) -> Features;
+    /// Stats one path. The root always exists.
+    ///
+    /// # Errors
+    /// `NotFound` and the other storage errors.
+    fn stat(&self, path: &VfsPath) -> Result<Entry>;
+    /// Lists a directory, sorted by name.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotADirectory`, ...
+    fn list(&self, path: &VfsPath) -> Result<Vec<Entry>>;
+    /// Opens a file for reading from `offset`.
+    ///
+    /// # Errors
+    /// `NotFound`, `IsDirectory`, ...
+    fn open_read(&self, path: &VfsPath, offset: u64) -> Result<Box<dyn ReadStream>>;
+    /// Opens a file for writing.
+    ///
+    /// # Errors
+    /// `IsDirectory`, `NotFound` (parent missing), `Unsupported` (offset past the end), ...
+    fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>>;
+    /// Makes one directory (the parent must exist).
+    ///
+    /// # Errors
+    /// `AlreadyExists`, `NotFound`, ...
+    fn mkdir(&self, path: &VfsPath) -> Result<()>;
+    /// Removes an empty directory.
+    ///
+    /// # Errors
+    /// `NotEmpty`, `NotADirectory`, `NotFound`, ...
+    fn rmdir(&self, path: &VfsPath) -> Result<()>;
+    /// Removes a file.
+    ///
+    /// # Errors
+    /// `IsDirectory`, `NotFound`, ...
+    fn remove(&self, path: &VfsPath) -> Result<()>;
+    /// Renames a file or directory, replacing a file at `to`.
+    ///
+    /// # Errors
+    /// `NotFound`, `IsDirectory`, ...
+    fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()>;
+    /// Sets the modification time.
+    ///
+    /// # Errors
+    /// `NotFound`, `PermissionDenied`, ...
+    fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) -> Result<()>;
+}

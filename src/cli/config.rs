@@ -1,0 +1,292 @@
+//! `Config`: what the flags mean once all are known. Here the remote is resolved, defaults
+//! that depend on the process (uid, gid, umask) are filled in, and flags whose feature is not
+//! in this release are refused by name.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use log::LevelFilter;
+
+use crate::auth::Secret;
+use crate::cli::args::{RawArgs, Value};
+use crate::cli::flags::{Support, SERVE_FLAGS};
+use crate::cli::units::PortRange;
+use crate::cli::CliError;
+use crate::server::limits::Limits;
+use crate::vfs::VfsOptions;
+
+/// Everything the server needs to start, checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind the control listener to.
+    pub addr: SocketAddr,
+    /// Local directory served as `/`.
+    pub root: PathBuf,
+    /// The one user name that may log in.
+    pub user: String,
+    /// Its password; empty means any password is accepted.
+    pub pass: Secret<String>,
+    /// Whether `--user` was given (so a public listener is not open to anyone).
+    pub user_given: bool,
+    /// IPv4 address advertised in PASV replies instead of the control connection's.
+    pub public_ip: Option<Ipv4Addr>,
+    /// Ports used for passive data connections.
+    pub passive_ports: PortRange,
+    /// VFS behaviour (read-only, perms, owner, seek, modtime).
+    pub vfs: VfsOptions,
+    /// Log verbosity from `-v`/`--log-level` (RUST_LOG wins when set).
+    pub log_level: LevelFilter,
+}
+
+impl Config {
+    /// Builds the config from checked flags.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] for a missing REMOTE:PATH, a bad `--addr` or `--public-ip`, and flags
+    /// this release does not implement; [`CliError::Fatal`] when the root cannot be used.
+    pub fn from_args(raw: &RawArgs) -> Result<Config, CliError> {
+        refuse_later_flags(raw)?;
+        let remote = raw
+            .remote
+            .as_deref()
+            .ok_or_else(|| CliError::Usage("serve needs a REMOTE:PATH argument, e.g. `ftpvfs serve ./files`".into()))?;
+        let vfs = VfsOptions {
+            read_only: flag_bool(raw, "read-only"),
+            no_seek: flag_bool(raw, "no-seek"),
+            no_modtime: flag_bool(raw, "no-modtime"),
+            file_perms: flag_mode(raw, "file-perms").unwrap_or(0o666),
+            dir_perms: flag_mode(raw, "dir-perms").unwrap_or(0o777),
+            umask: flag_mode(raw, "umask").unwrap_or_else(process_umask),
+            uid: flag_u32(raw, "uid")?.unwrap_or_else(|| process_owner().0),
+            gid: flag_u32(raw, "gid")?.unwrap_or_else(|| process_owner().1),
+        };
+        let root = local_root(remote, vfs.read_only)?;
+        Ok(Config {
+            addr: parse_addr(&flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
+            root,
+            user: flag_text(raw, "user").unwrap_or_else(|| "anonymous".into()),
+            pass: Secret::new(flag_text(raw, "pass").unwrap_or_default()),
+            user_given: raw.given("user"),
+            public_ip: match flag_text(raw, "public-ip").filter(|s| !s.is_empty()) {
+                None => None,
+                Some(ip) => Some(ip.parse().map_err(|_| {
+                    CliError::Usage(format!("invalid value {ip:?} for --public-ip: expected an IPv4 address"))
+                })?),
+            },
+            passive_ports: match raw.values.get("passive-port") {
+                Some(Value::PortRange(r)) => *r,
+                _ => PortRange { first: 30000, last: 32000 },
+            },
+            vfs,
+            log_level: log_level(raw),
+        })
+    }
+}
+
+/// Refuses, by name, any flag given whose feature is not in this release.
+fn refuse_later_flags(raw: &RawArgs) -> Result<(), CliError> {
+    for def in SERVE_FLAGS {
+        if let (Support::Later(why), true) = (def.support, raw.given(def.name)) {
+            return Err(CliError::Usage(format!("--{} is not supported yet: {why}", def.name)));
+        }
+    }
+    if let Some(Value::Text(mode)) = raw.values.get("vfs-cache-mode") {
+        if mode != "off" {
+            return Err(CliError::Usage(format!(
+                "--vfs-cache-mode {mode} is not supported yet: only off works in this release; \
+                 the VFS disk cache comes in a later release"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Turns REMOTE:PATH into the local directory to serve.
+///
+/// A plain path (no `:`, or a `/` before the first `:`) and `:local:PATH` are local; every
+/// other remote needs rclone.conf support, which comes later.
+fn local_root(remote: &str, read_only: bool) -> Result<PathBuf, CliError> {
+    let path = match remote.find(':') {
+        None => remote,
+        Some(colon) if remote[..colon].contains('/') => remote,
+        Some(_) => match remote.strip_prefix(":local:") {
+            Some(rest) => rest,
+            None if remote.starts_with(':') => {
+                return Err(CliError::Usage(format!(
+                    "remote {remote:?} is not supported yet: only local paths (./dir, /srv/ftp, :local:/srv/ftp) work in this release"
+                )))
+            }
+            None => {
+                return Err(CliError::Usage(format!(
+                    "remote {remote:?} is not supported yet: remotes from rclone.conf come in a later release; serve a local path (./dir, :local:/srv/ftp)"
+                )))
+            }
+        },
+    };
+    let path = PathBuf::from(if path.is_empty() { "." } else { path });
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(CliError::Fatal(format!("{}: not a directory", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !read_only => {
+            std::fs::create_dir_all(&path)
+                .map_err(|e| CliError::Fatal(format!("cannot create {}: {e}", path.display())))?;
+            log::info!("created the served directory {}", path.display());
+        }
+        Err(e) => return Err(CliError::Fatal(format!("{}: {e}", path.display()))),
+    }
+    std::fs::canonicalize(&path).map_err(|e| CliError::Fatal(format!("{}: {e}", path.display())))
+}
+
+/// Parses `--addr`: `host:port`, `:port` (all IPv4 interfaces), `[v6]:port`; `localhost` is
+/// 127.0.0.1 without a lookup.
+fn parse_addr(text: &str) -> Result<SocketAddr, CliError> {
+    let bad = |why: &str| CliError::Usage(format!("invalid value {text:?} for --addr: {why}"));
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("expected host:port or :port"))?;
+    let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = match host {
+        "" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => match h.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => (h, port)
+                .to_socket_addrs()
+                .map_err(|e| bad(&e.to_string()))?
+                .next()
+                .ok_or_else(|| bad("host has no address"))?
+                .ip(),
+        },
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn log_level(raw: &RawArgs) -> LevelFilter {
+    let from_level = match raw.values.get("log-level") {
+        Some(Value::Text(l)) => match l.as_str() {
+            "DEBUG" => LevelFilter::Debug,
+            "INFO" => LevelFilter::Debug,
+            "ERROR" => LevelFilter::Error,
+            _ => LevelFilter::Info,
+        },
+        _ => LevelFilter::Info,
+    };
+    match raw.values.get("verbose") {
+        Some(Value::Count(1)) => from_level.max(LevelFilter::Debug),
+        Some(Value::Count(_)) => LevelFilter::Trace,
+        _ => from_level,
+    }
+}
+
+fn flag_bool(raw: &RawArgs, name: &str) -> bool {
+    matches!(raw.values.get(name), Some(Value::Bool(true)))
+}
+
+fn flag_mode(raw: &RawArgs, name: &str) -> Option<u32> {
+    match raw.values.get(name) {
+        Some(Value::Mode(m)) => Some(*m),
+        _ => None,
+    }
+}
+
+fn flag_text(raw: &RawArgs, name: &str) -> Option<String> {
+    match raw.values.get(name) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        _ => None,
+    }
+}
+
+fn flag_u32(raw: &RawArgs, name: &str) -> Result<Option<u32>, CliError> {
+    match raw.values.get(name) {
+        Some(Value::Int(n)) => u32::try_from(*n)
+            .map(Some)
+            .map_err(|_| CliError::Usage(format!("invalid value {n} for --{name}: out of range"))),
+        _ => Ok(None),
+    }
+}
+
+/// The process umask, read from /proc (reading it with umask(2) would change it); 022 when
+/// /proc does not say.
+fn process_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// The effective uid and gid of this process (the owner of /proc/self), 1000/1000 if unknown.
+fn process_owner() -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| (m.uid(), m.gid())).unwrap_or((1000, 1000))
+}
+
+/// How long a duration flag says, or its default; `0` and `off` mean "never" (a century).
+fn duration_or(raw: &RawArgs, name: &str, default: Duration) -> Duration {
+    match raw.values.get(name) {
+        Some(Value::Duration(d)) if d.is_zero() || crate::cli::units::is_off(*d) => {
+            Duration::from_secs(100 * 365 * 86_400)
+        }
+        Some(Value::Duration(d)) => *d,
+        _ => default,
+    }
+}
+
+/// The server limits, from the ftpvfs-only flags over `defaults`.
+///
+/// # Errors
+/// `--max-connections 0`.
+pub fn limits_from_args(raw: &RawArgs, defaults: Limits) -> Result<Limits, CliError> {
+    let max_sessions = match raw.values.get("max-connections") {
+        Some(Value::Int(0)) => {
+            return Err(CliError::Usage("invalid value 0 for --max-connections: must be at least 1".into()))
+        }
+        Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+        _ => defaults.max_sessions,
+    };
+    Ok(Limits {
+        max_sessions,
+        idle_timeout: duration_or(raw, "idle-timeout", defaults.idle_timeout),
+        login_timeout: duration_or(raw, "login-timeout", defaults.login_timeout),
+        data_timeout: duration_or(raw, "data-timeout", defaults.data_timeout),
+        ..defaults
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_forms() {
+        assert_eq!(parse_addr("localhost:2121").unwrap(), "127.0.0.1:2121".parse().unwrap());
+        assert_eq!(parse_addr(":0").unwrap(), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(parse_addr("[::1]:21").unwrap(), "[::1]:21".parse().unwrap());
+        assert!(parse_addr("nonsense").is_err());
+        assert!(parse_addr("1.2.3.4:99999").is_err());
+    }
+
+    #[test]
+    fn remotes_other_than_local_are_refused_by_name() {
+        assert!(matches!(local_root("s3:bucket", true), Err(CliError::Usage(m)) if m.contains("not supported yet")));
+        assert!(matches!(local_root(":memory:x", true), Err(CliError::Usage(m)) if m.contains("not supported yet")));
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!(":local:{}", dir.path().display());
+        assert_eq!(local_root(&spec, true).unwrap(), dir.path().canonicalize().unwrap());
+    }
+
+    #[test]
+    fn later_flags_are_refused_naming_the_flag() {
+        let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
+        raw.values.insert("cert", Value::Text("c.pem".into()));
+        match Config::from_args(&raw) {
+            Err(CliError::Usage(m)) => assert!(m.contains("--cert") && m.contains("not supported yet"), "{m}"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
+        raw.values.insert("vfs-cache-mode", Value::Text("full".into()));
+        assert!(matches!(Config::from_args(&raw), Err(CliError::Usage(m)) if m.contains("--vfs-cache-mode full")));
+    }
+}

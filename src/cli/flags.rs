@@ -1,0 +1,218 @@
+//! Every flag of `rclone serve ftp` (and the global rclone flags it uses), defined once:
+//! name, value kind, default, help text, and whether this release implements it. The parser,
+//! `--help` and the tests all read this table.
+
+/// What kind of value a flag takes, and so how its text is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// No value (`--read-only`), or `--flag=true|false`.
+    Bool,
+    /// `off|minimal|writes|full`.
+    CacheMode,
+    /// A verbosity counter (`-v`, `-vv`).
+    Count,
+    /// rclone duration (`5m0s`).
+    Duration,
+    /// An unsigned integer.
+    Int,
+    /// `DEBUG|INFO|NOTICE|ERROR`.
+    LogLevel,
+    /// Octal mode (`0777`).
+    Mode,
+    /// `first-last` port range.
+    PortRange,
+    /// rclone size (`128M`, `off`).
+    Size,
+    /// Free text.
+    Text,
+}
+
+/// Whether this release implements a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Implemented: the value takes effect.
+    Now,
+    /// Parsed and checked, then refused at startup, naming the feature that brings it.
+    Later(&'static str),
+    /// Implemented for some values only; the config layer refuses the others by name.
+    Partly,
+}
+
+/// One command-line flag.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagDef {
+    /// Long name without the dashes.
+    pub name: &'static str,
+    /// One-letter alias, if any.
+    pub short: Option<char>,
+    /// Kind of value.
+    pub kind: ValueKind,
+    /// Default as rclone prints it, "" for none.
+    pub default: &'static str,
+    /// One-line help.
+    pub help: &'static str,
+    /// Implemented now or later.
+    pub support: Support,
+}
+
+const fn flag(
+    name: &'static str,
+    kind: ValueKind,
+    default: &'static str,
+    help: &'static str,
+    support: Support,
+) -> FlagDef {
+    FlagDef { name, short: None, kind, default, help, support }
+}
+
+use Support::{Later, Now, Partly};
+use ValueKind::*;
+
+const TLS: &str = "FTPS (TLS) comes in a later release";
+const PROXY: &str = "the auth proxy comes in a later release";
+const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
+const VFS_CORE: &str = "the VFS directory cache and chunked reader come in a later release";
+const REMOTES: &str = "remotes from rclone.conf come in a later release";
+const RC: &str = "remote control (--rc) comes in a later release";
+
+/// The flags of `ftpvfs serve`, in the order `--help` prints them.
+pub const SERVE_FLAGS: &[FlagDef] = &[
+    flag("addr", Text, "localhost:2121", "IPaddress:Port or :Port to bind server to", Now),
+    flag("auth-proxy", Text, "", "A program to use to create the backend from the auth", Later(PROXY)),
+    flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Later(VFS_CORE)),
+    flag("cache-dir", Text, "", "Directory rclone will use for caching", Later(CACHE)),
+    flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Later(TLS)),
+    flag("config", Text, "", "Config file", Later(REMOTES)),
+    flag("dir-cache-time", Duration, "5m0s", "Time to cache directory entries for", Later(VFS_CORE)),
+    flag(
+        "data-timeout",
+        Duration,
+        "1m0s",
+        "[ftpvfs] Wait this long for a data connection, or for a stalled one to move",
+        Now,
+    ),
+    flag("dir-perms", Mode, "0777", "Directory permissions", Now),
+    flag("file-perms", Mode, "0666", "File permissions", Now),
+    flag("gid", Int, "", "Override the gid field set by the filesystem (default: the current gid)", Now),
+    flag("key", Text, "", "TLS PEM Private key", Later(TLS)),
+    flag("idle-timeout", Duration, "5m0s", "[ftpvfs] Close a logged-in session idle this long (0: never)", Now),
+    flag("log-level", LogLevel, "NOTICE", "Log level DEBUG|INFO|NOTICE|ERROR", Now),
+    flag("login-timeout", Duration, "1m0s", "[ftpvfs] Close a session not logged in this long after connecting", Now),
+    flag("max-connections", Int, "10000", "[ftpvfs] Most control connections at once; more get 421", Now),
+    flag("no-checksum", Bool, "", "Don't compare checksums on up/download", Later(VFS_CORE)),
+    flag("no-modtime", Bool, "", "Don't read/write the modification time (can speed things up)", Now),
+    flag("no-seek", Bool, "", "Don't allow seeking in files", Now),
+    flag("pass", Text, "", "Password for authentication (empty value allow every password)", Now),
+    flag("passive-port", PortRange, "30000-32000", "Passive port range to use", Now),
+    flag("poll-interval", Duration, "1m0s", "Time to wait between polling for changes", Later(VFS_CORE)),
+    flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
+    flag("rc", Bool, "", "Enable the remote control server", Later(RC)),
+    flag("read-only", Bool, "", "Only allow read-only access", Now),
+    flag("transfers", Int, "4", "Number of file transfers to run in parallel", Later(CACHE)),
+    flag("uid", Int, "", "Override the uid field set by the filesystem (default: the current uid)", Now),
+    flag("umask", Mode, "", "Override the permission bits set by the filesystem (default: the process umask)", Now),
+    flag("user", Text, "anonymous", "User name for authentication", Now),
+    flag("vfs-cache-max-age", Duration, "1h0m0s", "Max time since last access of objects in the cache", Later(CACHE)),
+    flag("vfs-cache-max-size", Size, "off", "Max total size of objects in the cache", Later(CACHE)),
+    flag("vfs-cache-mode", CacheMode, "off", "Cache mode off|minimal|writes|full", Partly),
+    flag("vfs-cache-poll-interval", Duration, "1m0s", "Interval to poll the cache for stale objects", Later(CACHE)),
+    flag("vfs-case-insensitive", Bool, "", "If a file name not found, find a case insensitive match", Later(VFS_CORE)),
+    flag("vfs-read-ahead", Size, "0", "Extra read ahead over --buffer-size when using cache-mode full", Later(CACHE)),
+    flag("vfs-read-chunk-size", Size, "128Mi", "Read the source objects in chunks", Later(VFS_CORE)),
+    flag("vfs-read-chunk-size-limit", Size, "off", "Max chunk doubling size ('off' is unlimited)", Later(VFS_CORE)),
+    flag("vfs-read-wait", Duration, "20ms", "Time to wait for in-sequence read before seeking", Later(VFS_CORE)),
+    flag(
+        "vfs-used-is-size",
+        Bool,
+        "",
+        "Use the rclone size algorithm for Used size (no effect over FTP, as in rclone)",
+        Now,
+    ),
+    flag("vfs-write-back", Duration, "5s", "Time to writeback files after last use when using cache", Later(CACHE)),
+    flag("vfs-write-wait", Duration, "1s", "Time to wait for in-sequence write before giving error", Later(VFS_CORE)),
+    FlagDef {
+        name: "verbose",
+        short: Some('v'),
+        kind: Count,
+        default: "",
+        help: "Print lots more stuff (repeat for more)",
+        support: Now,
+    },
+];
+
+/// Looks a long flag name up in the table.
+pub fn find_long(name: &str) -> Option<&'static FlagDef> {
+    SERVE_FLAGS.iter().find(|f| f.name == name)
+}
+
+/// Looks a one-letter flag up in the table.
+pub fn find_short(c: char) -> Option<&'static FlagDef> {
+    SERVE_FLAGS.iter().find(|f| f.short == Some(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::check_value;
+
+    #[test]
+    fn every_default_is_a_valid_value_of_its_kind() {
+        for f in SERVE_FLAGS {
+            if f.default.is_empty() || matches!(f.kind, Bool | Count | Text) {
+                continue;
+            }
+            assert!(check_value(f, f.default).is_ok(), "default of --{} is invalid", f.name);
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_sorted() {
+        let names: Vec<_> = SERVE_FLAGS.iter().filter(|f| f.short.is_none()).map(|f| f.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+    }
+
+    #[test]
+    fn every_option_of_the_spec_is_defined() {
+        // The Options section of shared/spec/rclone-serve-ftp.md, less -h/--help.
+        let spec = [
+            "addr",
+            "auth-proxy",
+            "cert",
+            "dir-cache-time",
+            "dir-perms",
+            "file-perms",
+            "gid",
+            "key",
+            "no-checksum",
+            "no-modtime",
+            "no-seek",
+            "pass",
+            "passive-port",
+            "poll-interval",
+            "public-ip",
+            "read-only",
+            "uid",
+            "umask",
+            "user",
+            "vfs-cache-max-age",
+            "vfs-cache-max-size",
+            "vfs-cache-mode",
+            "vfs-cache-poll-interval",
+            "vfs-case-insensitive",
+            "vfs-read-ahead",
+            "vfs-read-chunk-size",
+            "vfs-read-chunk-size-limit",
+            "vfs-read-wait",
+            "vfs-used-is-size",
+            "vfs-write-back",
+            "vfs-write-wait",
+        ];
+        for name in spec {
+            assert_eq!(find_long(name).map(|f| f.help.starts_with("[ftpvfs]")), Some(false), "--{name}");
+            assert!(find_long(name).is_some(), "--{name} is missing from the flag table");
+        }
+    }
+}

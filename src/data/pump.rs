@@ -1,0 +1,442 @@
+//! `Pump`: moves one transfer's bytes between its data socket (non-blocking, on the reactor)
+//! and its file stream (blocking, on the workers).
+//!
+//! Memory is bounded: two buffers of `BUFFER_SIZE` per transfer, allocated when the transfer
+//! starts and freed when it ends; a slow client or a slow disk only makes the other side wait
+//! (the socket is not read, or no read is submitted) and never grows a queue. Only one worker
+//! task per transfer is in flight, so file operations stay in order.
+//!
+//! The pump does not own workers or the poll: it hands out `PumpTask`s and takes `PumpDone`s,
+//! and the reactor moves them. A zero-copy path for local files (sendfile/splice) fits in as
+//! another `Body` using `ReadStream::raw_fd`.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use mio::net::TcpStream;
+
+use crate::backend::{self, ReadStream, WriteStream};
+use crate::data::ascii::{FromCrlf, ToCrlf};
+use crate::data::{TransferBody, TransferOutcome};
+
+/// Size of each of a transfer's two buffers.
+pub const BUFFER_SIZE: usize = 256 * 1024;
+
+/// Blocking work for a worker thread on behalf of a pump.
+pub enum PumpTask {
+    /// Fill `buf` from the stream (converting to CRLF when `ascii` is set).
+    Read {
+        /// The file.
+        stream: Box<dyn ReadStream>,
+        /// An empty buffer to fill.
+        buf: Vec<u8>,
+        /// TYPE A state.
+        ascii: Option<ToCrlf>,
+    },
+    /// Write `buf[..len]` to the stream (converting from CRLF when `ascii` is set).
+    Write {
+        /// The file.
+        stream: Box<dyn WriteStream>,
+        /// The data.
+        buf: Vec<u8>,
+        /// How much of `buf` is data.
+        len: usize,
+        /// TYPE A state.
+        ascii: Option<FromCrlf>,
+    },
+    /// Finish an upload and make it visible.
+    Commit {
+        /// The file.
+        stream: Box<dyn WriteStream>,
+        /// TYPE A state (a held CR is written first).
+        ascii: Option<FromCrlf>,
+    },
+    /// Give an upload up (a replaced file is left as it was).
+    Abort {
+        /// The file.
+        stream: Box<dyn WriteStream>,
+    },
+}
+
+/// A worker's answer to a `PumpTask` (aborts have none).
+pub enum PumpDone {
+    /// A read finished.
+    Read {
+        /// The file, back home.
+        stream: Box<dyn ReadStream>,
+        /// The filled buffer.
+        buf: Vec<u8>,
+        /// TYPE A state.
+        ascii: Option<ToCrlf>,
+        /// Bytes read from the file (0 at the end), or the error.
+        result: backend::Result<usize>,
+    },
+    /// A write finished.
+    Write {
+        /// The file, back home.
+        stream: Box<dyn WriteStream>,
+        /// The buffer, for reuse.
+        buf: Vec<u8>,
+        /// TYPE A state.
+        ascii: Option<FromCrlf>,
+        /// Success or the error.
+        result: backend::Result<()>,
+    },
+    /// A commit finished.
+    Commit {
+        /// Bytes stored, or the error.
+        result: backend::Result<u64>,
+    },
+}
+
+/// Runs a pump task. Blocking; worker threads only.
+pub fn run_task(task: PumpTask) -> Option<PumpDone> {
+    match task {
+        PumpTask::Read { mut stream, mut buf, mut ascii } => {
+            let want = if ascii.is_some() { BUFFER_SIZE / 2 } else { BUFFER_SIZE };
+            buf.resize(want, 0);
+            let result = stream.read(&mut buf);
+            match &result {
+                Ok(n) => {
+                    buf.truncate(*n);
+                    if let Some(a) = ascii.as_mut() {
+                        a.convert(&mut buf);
+                    }
+                }
+                Err(_) => buf.clear(),
+            }
+            let result = result.map(|_| buf.len());
+            Some(PumpDone::Read { stream, buf, ascii, result })
+        }
+        PumpTask::Write { mut stream, mut buf, len, mut ascii } => {
+            let len = match ascii.as_mut() {
+                Some(a) => a.convert(&mut buf, len),
+                None => len,
+            };
+            let result = stream.write_all(&buf[..len]);
+            Some(PumpDone::Write { stream, buf, ascii, result })
+        }
+        PumpTask::Commit { mut stream, mut ascii } => {
+            let tail = ascii.as_mut().map_or(&b""[..], FromCrlf::finish);
+            let result = if tail.is_empty() { Ok(()) } else { stream.write_all(tail) };
+            Some(PumpDone::Commit { result: result.and_then(|_| stream.commit()) })
+        }
+        PumpTask::Abort { stream } => {
+            stream.abort();
+            None
+        }
+    }
+}
+
+enum Body {
+    Send {
+        data: Vec<u8>,
+        pos: usize,
+    },
+    Download {
+        /// `None` while a worker reads.
+        stream: Option<Box<dyn ReadStream>>,
+        ascii: Option<ToCrlf>,
+        /// Being written to the socket.
+        out: Vec<u8>,
+        out_pos: usize,
+        /// Filled by a worker, next in line.
+        ready: Option<Vec<u8>>,
+        /// Empty, for the next read.
+        spare: Option<Vec<u8>>,
+        eof: bool,
+    },
+    Upload {
+        /// `None` while a worker writes or commits.
+        stream: Option<Box<dyn WriteStream>>,
+        ascii: Option<FromCrlf>,
+        /// Being filled from the socket (`len` = capacity).
+        fill: Vec<u8>,
+        fill_len: usize,
+        spare: Option<Vec<u8>>,
+        eof: bool,
+        committing: bool,
+    },
+}
+
+/// One running transfer.
+pub struct Pump {
+    /// Identifies this transfer's worker results (a stale result for an earlier one is
+    /// disposed of, never applied).
+    pub id: u64,
+    body: Body,
+    socket: Option<TcpStream>,
+    bytes: u64,
+    started: Instant,
+    last_progress: Instant,
+    tasks: Vec<PumpTask>,
+    outcome: Option<TransferOutcome>,
+}
+
+impl Pump {
+    /// A transfer waiting for its data connection.
+    pub fn new(id: u64, body: TransferBody, now: Instant) -> Pump {
+        let body = match body {
+            TransferBody::Send(data) => Body::Send { data, pos: 0 },
+            TransferBody::Download { stream, ascii } => Body::Download {
+                stream: Some(stream),
+                ascii: ascii.then(ToCrlf::default),
+                out: Vec::new(),
+                out_pos: 0,
+                ready: None,
+                spare: Some(Vec::with_capacity(BUFFER_SIZE)),
+                eof: false,
+            },
+            TransferBody::Upload { stream, ascii } => Body::Upload {
+                stream: Some(stream),
+                ascii: ascii.then(FromCrlf::default),
+                fill: vec![0; BUFFER_SIZE],
+                fill_len: 0,
+                spare: None,
+                eof: false,
+                committing: false,
+            },
+        };
+        let mut pump = Pump {
+            id,
+            body,
+            socket: None,
+            bytes: 0,
+            started: now,
+            last_progress: now,
+            tasks: Vec::new(),
+            outcome: None,
+        };
+        // Start reading the file before the client connects.
+        pump.submit_read();
+        pump
+    }
+
+    /// Whether the data connection is attached.
+    pub fn connected(&self) -> bool {
+        self.socket.is_some()
+    }
+
+    /// When the transfer started waiting (for the connect/accept timeout).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When bytes last moved (for the stall timeout).
+    pub fn last_progress(&self) -> Instant {
+        self.last_progress
+    }
+
+    /// Bytes moved on the data connection so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The data socket, for registering with the poll.
+    pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
+        self.socket.as_mut()
+    }
+
+    /// Attaches the data connection.
+    pub fn attach(&mut self, socket: TcpStream, now: Instant) {
+        self.socket = Some(socket);
+        self.last_progress = now;
+    }
+
+    /// Worker tasks to submit.
+    pub fn take_tasks(&mut self) -> Vec<PumpTask> {
+        std::mem::take(&mut self.tasks)
+    }
+
+    /// How the transfer ended, once it has.
+    pub fn take_outcome(&mut self) -> Option<TransferOutcome> {
+        self.outcome.take()
+    }
+
+    /// Stops the transfer now with `outcome`: the socket is closed and an upload is aborted
+    /// (if its stream is at a worker, the reactor disposes of it when it comes back).
+    pub fn fail(&mut self, outcome: TransferOutcome) {
+        self.socket = None;
+        if let Body::Upload { stream, .. } = &mut self.body {
+            if let Some(stream) = stream.take() {
+                self.tasks.push(PumpTask::Abort { stream });
+            }
+        }
+        if self.outcome.is_none() {
+            self.outcome = Some(outcome);
+        }
+    }
+
+    fn finish(&mut self, outcome: TransferOutcome) {
+        self.socket = None;
+        self.outcome = Some(outcome);
+    }
+
+    fn submit_read(&mut self) {
+        if let Body::Download { stream, ascii, ready, spare, eof: false, .. } = &mut self.body {
+            if ready.is_none() && stream.is_some() && spare.is_some() {
+                if let (Some(stream), Some(buf)) = (stream.take(), spare.take()) {
+                    self.tasks.push(PumpTask::Read { stream, buf, ascii: ascii.take() });
+                }
+            }
+        }
+    }
+
+    /// Takes a worker's result for this transfer, then moves data as far as possible.
+    pub fn on_done(&mut self, done: PumpDone, now: Instant) {
+        match (done, &mut self.body) {
+            (
+                PumpDone::Read { stream: s, buf, ascii: a, result },
+                Body::Download { stream, ascii, ready, spare, eof, .. },
+            ) => {
+                *stream = Some(s);
+                *ascii = a;
+                match result {
+                    Ok(0) => {
+                        *eof = true;
+                        *spare = Some(buf);
+                    }
+                    Ok(_) => *ready = Some(buf),
+                    Err(e) => {
+                        self.fail(TransferOutcome::Storage(e));
+                        return;
+                    }
+                }
+            }
+            (PumpDone::Write { stream: s, mut buf, ascii: a, result }, Body::Upload { stream, ascii, spare, .. }) => {
+                *stream = Some(s);
+                *ascii = a;
+                buf.resize(BUFFER_SIZE, 0);
+                *spare = Some(buf);
+                if let Err(e) = result {
+                    self.fail(TransferOutcome::Storage(e));
+                    return;
+                }
+            }
+            (PumpDone::Commit { result }, Body::Upload { .. }) => {
+                match result {
+                    Ok(_) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
+                    Err(e) => self.finish(TransferOutcome::Storage(e)),
+                }
+                return;
+            }
+            _ => {
+                log::warn!("a worker result did not match its transfer");
+                return;
+            }
+        }
+        self.drive(now);
+    }
+
+    /// Moves data between the socket and the buffers until something would block.
+    pub fn drive(&mut self, now: Instant) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match self.body {
+            Body::Send { .. } => self.drive_send(now),
+            Body::Download { .. } => self.drive_download(now),
+            Body::Upload { .. } => self.drive_upload(now),
+        }
+    }
+
+    fn drive_send(&mut self, now: Instant) {
+        let (Some(socket), Body::Send { data, pos }) = (self.socket.as_mut(), &mut self.body) else { return };
+        while *pos < data.len() {
+            match socket.write(&data[*pos..]) {
+                Ok(0) => return self.fail(TransferOutcome::ConnectionLost("data connection closed")),
+                Ok(n) => {
+                    *pos += n;
+                    self.bytes += n as u64;
+                    self.last_progress = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.fail(TransferOutcome::ClosedByPeer { bytes: self.bytes }),
+            }
+        }
+        self.finish(TransferOutcome::Complete { bytes: self.bytes });
+    }
+
+    fn drive_download(&mut self, now: Instant) {
+        loop {
+            let Body::Download { stream, out, out_pos, ready, spare, eof, .. } = &mut self.body else { return };
+            if *out_pos == out.len() {
+                if let Some(next) = ready.take() {
+                    let mut old = std::mem::replace(out, next);
+                    old.clear();
+                    *spare = Some(old);
+                    *out_pos = 0;
+                } else if *eof && stream.is_some() {
+                    if self.socket.is_some() {
+                        self.finish(TransferOutcome::Complete { bytes: self.bytes });
+                    }
+                    return;
+                }
+            }
+            self.submit_read();
+            let Body::Download { out, out_pos, .. } = &mut self.body else { return };
+            let Some(socket) = self.socket.as_mut() else { return };
+            if *out_pos == out.len() {
+                return;
+            }
+            match socket.write(&out[*out_pos..]) {
+                Ok(0) => return self.fail(TransferOutcome::ConnectionLost("data connection closed")),
+                Ok(n) => {
+                    *out_pos += n;
+                    self.bytes += n as u64;
+                    self.last_progress = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The client closed the data connection before the end: a clean abort.
+                Err(_) => return self.fail(TransferOutcome::ClosedByPeer { bytes: self.bytes }),
+            }
+        }
+    }
+
+    fn drive_upload(&mut self, now: Instant) {
+        loop {
+            let Body::Upload { stream, ascii, fill, fill_len, spare, eof, committing } = &mut self.body else { return };
+            if *committing {
+                return;
+            }
+            // Hand a full buffer (or the last one) to a worker when the stream is home.
+            if stream.is_some() && (*fill_len == fill.len() || (*eof && *fill_len > 0)) {
+                let next = spare.take().unwrap_or_else(|| vec![0; BUFFER_SIZE]);
+                let buf = std::mem::replace(fill, next);
+                let len = std::mem::take(fill_len);
+                if let Some(stream) = stream.take() {
+                    self.tasks.push(PumpTask::Write { stream, buf, len, ascii: ascii.take() });
+                }
+                continue;
+            }
+            if *eof && *fill_len == 0 {
+                if let Some(stream) = stream.take() {
+                    *committing = true;
+                    self.tasks.push(PumpTask::Commit { stream, ascii: ascii.take() });
+                }
+                return;
+            }
+            if *eof || *fill_len == fill.len() {
+                // Waiting for the worker: the socket is not read (backpressure).
+                return;
+            }
+            let Some(socket) = self.socket.as_mut() else { return };
+            match socket.read(&mut fill[*fill_len..]) {
+                Ok(0) => {
+                    *eof = true;
+                    self.socket = None;
+                }
+                Ok(n) => {
+                    *fill_len += n;
+                    self.bytes += n as u64;
+                    self.last_progress = now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.fail(TransferOutcome::ConnectionLost("data connection reset by the client")),
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! ftpvfs: an FTP server for a local folder (and, in later releases, any storage remote),
+//! compatible with `rclone serve ftp`'s command line.
+//!
+//! # Architecture
+//! ```text
+//!              mio Poll (one reactor thread)                      worker threads (fixed pool)
+//!  listener ─▶ control sockets ─▶ LineFramer ─▶ Session ──Job──▶  Vfs ─▶ Backend
+//!  passive pool / data sockets ◀──── Action ◀── (no I/O) ◀──Completion── (channel + mio::Waker)
+//! ```
+//! The reactor ([`server`]) owns every socket and timer. A [`session::Session`] is a pure
+//! state machine: lines and completions in; actions (reply, job, open passive port, start a
+//! transfer, close) out. Whatever may block (disk) is a job on the worker pool; its result
+//! comes back through a channel, and the worker wakes the reactor.
+//!
+//! # One RETR's life
+//! 1. `PASV`: the session asks for a passive port ([`session::Action::OpenPassive`]); the
+//!    reactor binds one from [`data::passive_pool`] and the session replies 227.
+//! 2. The client connects; the reactor accepts it only from the control peer's address.
+//! 3. `RETR f`: the session resolves `f` to a [`vfs::VfsPath`] and asks a worker to open it
+//!    ([`session::Job::OpenRead`]); a missing file ends here with 550.
+//! 4. The open stream comes back; the session replies 150 and hands a
+//!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: workers fill
+//!    one of two 256 KiB buffers while the reactor writes the other to the socket.
+//! 5. At end of file the reactor closes the data connection and reports
+//!    [`data::TransferOutcome::Complete`]; the session replies 226.
+
+pub mod auth;
+pub mod backend;
+pub mod cli;
+pub mod data;
+pub mod ftp;
+pub mod logging;
+pub mod server;
+pub mod session;
+pub mod vfs;
+
+#[doc(hidden)]
+pub mod fuzzing;

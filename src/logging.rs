@@ -1,0 +1,34 @@
+//! Logging setup: env_logger with rclone-like lines (`2026/11/24 22:00:00 INFO  : text`) on
+//! stderr. `-v`/`-vv`/`--log-level` choose the level; RUST_LOG, when set, wins.
+//!
+//! Levels: the default shows start/stop, warnings and errors (rclone's NOTICE); `-v` adds one
+//! line per login, transfer and disconnect; `-vv` adds every command and reply (never a
+//! password: PASS is logged as `PASS ****`).
+
+use std::io::Write;
+
+use log::LevelFilter;
+
+/// Installs the logger. Safe to call once; later calls are ignored.
+pub fn init(level: LevelFilter) {
+    let mut builder = env_logger::Builder::new();
+    // Other crates (mio) stay at INFO and above even with -vv.
+    builder.filter_level(level.min(LevelFilter::Info));
+    builder.filter_module("ftpvfs", level);
+    if let Ok(spec) = std::env::var("RUST_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.format(|buf, record| {
+        let label = match record.level() {
+            log::Level::Error => "ERROR",
+            log::Level::Warn => "WARN ",
+            log::Level::Info => "INFO ",
+            log::Level::Debug => "DEBUG",
+            log::Level::Trace => "TRACE",
+        };
+        let stamp = crate::ftp::time::log_stamp(std::time::SystemTime::now());
+        writeln!(buf, "{stamp} {label}: {}", record.args())
+    });
+    builder.target(env_logger::Target::Stderr);
+    let _ = builder.try_init();
+}

@@ -1,0 +1,61 @@
+//! The `ftpvfs` binary: parse the command line, bind, serve. Errors go to stderr as
+//! `ftpvfs: <what failed>: <why>` with rclone's exit codes (2 usage, 1 everything else).
+
+use std::process::ExitCode;
+
+use ftpvfs::cli::{self, help, CliError, Invocation};
+use ftpvfs::server::limits::Limits;
+use ftpvfs::server::Server;
+
+fn main() -> ExitCode {
+    let invocation = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let raw = match invocation {
+        Invocation::Help => {
+            print!("{}", help::top_help());
+            return ExitCode::SUCCESS;
+        }
+        Invocation::ServeHelp => {
+            print!("{}", help::serve_help());
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Version => {
+            print!("{}", help::version());
+            return ExitCode::SUCCESS;
+        }
+        Invocation::Serve(raw) => raw,
+    };
+    let config = match cli::Config::from_args(&raw) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    ftpvfs::logging::init(config.log_level);
+    let limits = match cli::config::limits_from_args(&raw, Limits::default()) {
+        Ok(l) => l,
+        Err(e) => return fail(&e),
+    };
+    let server = match Server::bind(&config, limits) {
+        Ok(s) => s,
+        Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
+    };
+    let addr = server.local_addr();
+    log::info!("Serving FTP on {addr} (root {})", config.root.display());
+    if !addr.ip().is_loopback() && !config.user_given {
+        log::warn!(
+            "listening on {addr}, beyond loopback, with no --user: anyone who can reach it may log in as \
+             \"anonymous\"{}",
+            if config.vfs.read_only { " (read-only)" } else { " and change files" }
+        );
+    }
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&CliError::Fatal(format!("server stopped: {e}"))),
+    }
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    eprintln!("ftpvfs: {e}");
+    ExitCode::from(e.exit_code())
+}

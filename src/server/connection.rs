@@ -1,0 +1,491 @@
+//! `Connection`: one client as the reactor sees it: the control socket, its line framer and
+//! reply buffer, the `Session` state machine, and the data side (passive listener, a data
+//! connection accepted early, an active connect in progress, the running `Pump`).
+//!
+//! Every entry point ends in `process`, which alternates between the session's actions, the
+//! control socket and the pump until nothing moves. Sockets are edge-triggered, so each one is
+//! read or written until it would block, or until a bound says stop (then `process` retries
+//! when the bound lifts).
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry};
+
+use crate::data::passive_pool::{self, PassivePool};
+use crate::data::pump::{Pump, PumpDone};
+use crate::data::{active, DataVia, TransferOutcome, TransferPlan};
+use crate::ftp::line::{Frame, LineFramer};
+use crate::server::token::{self, ConnId, Kind};
+use crate::server::workers::{Task, Workers};
+use crate::session::{Action, JobResult, Session, Shared};
+
+/// What connections share: the poll registry, the passive ports, the workers, a read buffer.
+pub struct Ctx {
+    /// Registers sockets with the reactor's poll.
+    pub registry: Registry,
+    /// Passive ports.
+    pub pool: PassivePool,
+    /// Disk work.
+    pub workers: Workers,
+    /// Config shared with sessions.
+    pub shared: Arc<Shared>,
+    /// One read buffer for all control connections, so idle sessions hold none.
+    pub scratch: Vec<u8>,
+    /// The next transfer id.
+    pub next_pump_id: u64,
+}
+
+struct PassiveListener {
+    listener: TcpListener,
+    port: u16,
+    expires: Instant,
+}
+
+/// One client.
+pub struct Connection {
+    /// Slot and generation.
+    pub id: ConnId,
+    control: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    framer: LineFramer,
+    out: Vec<u8>,
+    out_pos: usize,
+    session: Session,
+    passive: Option<PassiveListener>,
+    early_data: Option<(TcpStream, Instant)>,
+    connecting: Option<TcpStream>,
+    pump: Option<Pump>,
+    control_readable: bool,
+    read_closed: bool,
+    write_failed: bool,
+    /// The deadline last put in the timer heap.
+    pub scheduled: Option<Instant>,
+}
+
+impl Connection {
+    /// Registers the control socket and queues the greeting.
+    ///
+    /// # Errors
+    /// Registration failed.
+    pub fn open(
+        id: ConnId,
+        mut control: TcpStream,
+        peer: SocketAddr,
+        ctx: &mut Ctx,
+        now: Instant,
+    ) -> io::Result<Connection> {
+        let local = control.local_addr()?;
+        ctx.registry.register(
+            &mut control,
+            token::token(id.slot, Kind::Control),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let session = Session::new(ctx.shared.clone(), peer, local, now);
+        let mut c = Connection {
+            id,
+            control,
+            peer,
+            local,
+            framer: LineFramer::new(ctx.shared.limits.max_line),
+            out: Vec::new(),
+            out_pos: 0,
+            session,
+            passive: None,
+            early_data: None,
+            connecting: None,
+            pump: None,
+            control_readable: true,
+            read_closed: false,
+            write_failed: false,
+            scheduled: None,
+        };
+        c.process(ctx, now);
+        Ok(c)
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether the connection is done and can be dropped.
+    pub fn finished(&self) -> bool {
+        if self.write_failed {
+            return true;
+        }
+        let flushed = self.out_pos >= self.out.len();
+        let session_done = self.session.is_closed();
+        let client_gone = self.read_closed && self.session.is_idle() && !self.framer.has_line();
+        flushed && (session_done || client_gone)
+    }
+
+    /// Whether a transfer is running (shutdown waits for it).
+    pub fn in_transfer(&self) -> bool {
+        self.session.in_transfer()
+    }
+
+    /// The nearest moment something must happen on this connection.
+    pub fn next_deadline(&self, ctx: &Ctx) -> Option<Instant> {
+        let data_timeout = ctx.shared.limits.data_timeout;
+        let pump = self.pump.as_ref().map(|p| {
+            if p.connected() {
+                p.last_progress() + data_timeout
+            } else {
+                p.started() + data_timeout
+            }
+        });
+        [
+            self.session.next_deadline(),
+            self.passive.as_ref().map(|p| p.expires),
+            self.early_data.as_ref().map(|d| d.1),
+            pump,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Something may be due.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx, now: Instant) {
+        self.session.on_timeout(now);
+        if self.passive.as_ref().is_some_and(|p| now >= p.expires) {
+            self.drop_passive(ctx);
+        }
+        if self.early_data.as_ref().is_some_and(|d| now >= d.1) {
+            self.early_data = None;
+        }
+        let secs = ctx.shared.limits.data_timeout.as_secs();
+        if let Some(p) = self.pump.as_mut() {
+            if !p.connected() && now >= p.started() + ctx.shared.limits.data_timeout {
+                self.connecting = None;
+                p.fail(TransferOutcome::NoConnection("no data connection was made in time"));
+                log::debug!("{}: no data connection within {secs} s", self.peer);
+            } else if p.connected() && now >= p.last_progress() + ctx.shared.limits.data_timeout {
+                p.fail(TransferOutcome::ConnectionLost("data connection stalled"));
+                log::debug!("{}: data connection stalled for {secs} s", self.peer);
+            }
+        }
+        self.process(ctx, now);
+    }
+
+    /// A readiness event for one of this connection's sockets.
+    pub fn on_event(&mut self, kind: Kind, event: &mio::event::Event, ctx: &mut Ctx, now: Instant) {
+        match kind {
+            Kind::Control => {
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.control_readable = true;
+                }
+            }
+            Kind::Passive => self.accept_data(ctx, now),
+            Kind::Data => self.on_data_ready(now),
+        }
+        self.process(ctx, now);
+    }
+
+    /// A worker finished a session job.
+    pub fn on_job_done(&mut self, result: JobResult, ctx: &mut Ctx, now: Instant) {
+        self.session.on_job_done(result, now);
+        self.process(ctx, now);
+    }
+
+    /// A worker finished a transfer task; `None` when the task panicked.
+    pub fn on_pump_done(&mut self, pump_id: u64, done: Option<PumpDone>, ctx: &mut Ctx, now: Instant) {
+        match (self.pump.as_mut(), done) {
+            (Some(p), Some(done)) if p.id == pump_id => p.on_done(done, now),
+            (Some(p), None) if p.id == pump_id => p.fail(TransferOutcome::ConnectionLost("internal error")),
+            (_, Some(done)) => dispose(done, self.id, ctx),
+            (_, None) => {}
+        }
+        self.process(ctx, now);
+    }
+
+    /// SIGINT/SIGTERM: idle sessions get 421 now, transfers finish first.
+    pub fn begin_shutdown(&mut self, ctx: &mut Ctx, now: Instant) {
+        self.session.on_shutdown();
+        self.process(ctx, now);
+    }
+
+    /// Releases what the connection holds outside itself (its passive port, an upload's
+    /// partial file).
+    pub fn teardown(mut self, ctx: &mut Ctx) {
+        self.drop_passive(ctx);
+        if let Some(mut p) = self.pump.take() {
+            p.fail(TransferOutcome::Aborted);
+            for task in p.take_tasks() {
+                ctx.workers.submit(Task::Pump { conn: self.id, pump: p.id, task });
+            }
+        }
+    }
+
+    fn drop_passive(&mut self, ctx: &mut Ctx) {
+        if let Some(mut p) = self.passive.take() {
+            let _ = ctx.registry.deregister(&mut p.listener);
+            ctx.pool.release(p.port);
+        }
+    }
+
+    /// Accepts on the passive listener. SECURITY: a connection from any address but the
+    /// control peer's is closed unused, and the listener keeps waiting for the real client.
+    fn accept_data(&mut self, ctx: &mut Ctx, now: Instant) {
+        loop {
+            let Some(p) = self.passive.as_mut() else { return };
+            match p.listener.accept() {
+                Ok((mut stream, from)) => {
+                    if !passive_pool::peer_allowed(self.peer.ip(), from.ip()) {
+                        log::warn!("{}: refused a data connection from {from} (not the control peer)", self.peer);
+                        continue;
+                    }
+                    self.drop_passive(ctx);
+                    if let Err(e) = ctx.registry.register(
+                        &mut stream,
+                        token::token(self.id.slot, Kind::Data),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        log::warn!("{}: cannot register a data connection: {e}", self.peer);
+                        return;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    match self.pump.as_mut() {
+                        Some(pump) if !pump.connected() => {
+                            pump.attach(stream, now);
+                            pump.drive(now);
+                        }
+                        _ => self.early_data = Some((stream, now + ctx.shared.limits.data_timeout)),
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::warn!("{}: passive accept failed: {e}", self.peer);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_data_ready(&mut self, now: Instant) {
+        if let Some(sock) = self.connecting.as_ref() {
+            match active::connect_result(sock) {
+                Ok(false) => return,
+                Ok(true) => {
+                    if let (Some(sock), Some(pump)) = (self.connecting.take(), self.pump.as_mut()) {
+                        pump.attach(sock, now);
+                    }
+                }
+                Err(e) => {
+                    log::debug!("{}: active data connection failed: {e}", self.peer);
+                    self.connecting = None;
+                    if let Some(p) = self.pump.as_mut() {
+                        p.fail(TransferOutcome::NoConnection("the connection to the client's data port failed"));
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some(p) = self.pump.as_mut() {
+            p.drive(now);
+        }
+    }
+
+    fn apply(&mut self, action: Action, ctx: &mut Ctx, now: Instant) {
+        match action {
+            Action::Reply(r) => r.write_to(&mut self.out),
+            Action::Job(job) => ctx.workers.submit(Task::Session { conn: self.id, job }),
+            Action::OpenPassive => {
+                self.drop_passive(ctx);
+                self.early_data = None;
+                let result = ctx.pool.open(self.local.ip()).and_then(|(mut listener, port)| {
+                    match ctx.registry.register(
+                        &mut listener,
+                        token::token(self.id.slot, Kind::Passive),
+                        Interest::READABLE,
+                    ) {
+                        Ok(()) => {
+                            self.passive =
+                                Some(PassiveListener { listener, port, expires: now + ctx.shared.limits.data_timeout });
+                            Ok(SocketAddr::new(self.local.ip(), port))
+                        }
+                        Err(e) => {
+                            ctx.pool.release(port);
+                            Err(e)
+                        }
+                    }
+                });
+                self.session.on_passive_ready(result);
+            }
+            Action::DropDataConnection => {
+                self.drop_passive(ctx);
+                self.early_data = None;
+            }
+            Action::StartTransfer(plan) => self.start_transfer(plan, ctx, now),
+            Action::AbortTransfer => {
+                self.connecting = None;
+                if let Some(p) = self.pump.as_mut() {
+                    p.fail(TransferOutcome::Aborted);
+                }
+            }
+            Action::Close => {}
+        }
+    }
+
+    fn start_transfer(&mut self, plan: TransferPlan, ctx: &mut Ctx, now: Instant) {
+        let id = ctx.next_pump_id;
+        ctx.next_pump_id += 1;
+        let mut pump = Pump::new(id, plan.body, now);
+        match plan.via {
+            DataVia::Passive => {
+                if let Some((stream, _)) = self.early_data.take() {
+                    pump.attach(stream, now);
+                } else if self.passive.is_none() {
+                    pump.fail(TransferOutcome::NoConnection("the passive port timed out; send PASV again"));
+                }
+            }
+            DataVia::Active(target) => match active::start_connect(self.local.ip(), target) {
+                Ok(mut sock) => {
+                    match ctx.registry.register(
+                        &mut sock,
+                        token::token(self.id.slot, Kind::Data),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        Ok(()) => self.connecting = Some(sock),
+                        Err(_) => pump.fail(TransferOutcome::NoConnection("cannot register the data connection")),
+                    }
+                }
+                Err(e) => {
+                    log::debug!("{}: connect to {target} failed: {e}", self.peer);
+                    pump.fail(TransferOutcome::NoConnection("the connection to the client's data port failed"));
+                }
+            },
+        }
+        pump.drive(now);
+        self.pump = Some(pump);
+    }
+
+    /// Submits the pump's tasks and reports its end to the session. True if anything moved.
+    fn service_pump(&mut self, ctx: &mut Ctx, now: Instant) -> bool {
+        let Some(p) = self.pump.as_mut() else { return false };
+        let tasks = p.take_tasks();
+        let moved = !tasks.is_empty();
+        for task in tasks {
+            ctx.workers.submit(Task::Pump { conn: self.id, pump: p.id, task });
+        }
+        match p.take_outcome() {
+            Some(outcome) => {
+                self.pump = None;
+                self.connecting = None;
+                self.session.on_transfer_done(outcome, now);
+                true
+            }
+            None => moved,
+        }
+    }
+
+    fn process(&mut self, ctx: &mut Ctx, now: Instant) {
+        let limits_input = ctx.shared.limits.max_pending_input;
+        let limits_output = ctx.shared.limits.max_pending_output;
+        for _ in 0..10_000 {
+            let mut progressed = self.service_pump(ctx, now);
+            while let Some(a) = self.session.poll_action() {
+                self.apply(a, ctx, now);
+                progressed = true;
+            }
+            let backlog = self.out.len() - self.out_pos;
+            if self.control_readable
+                && !self.read_closed
+                && self.framer.buffered() < limits_input
+                && backlog < limits_output
+            {
+                progressed |= self.read_control(ctx, limits_input);
+            }
+            if backlog < limits_output {
+                match self.framer.peek() {
+                    Some(Frame::TooLong) => {
+                        self.session.on_line_too_long(now);
+                        self.framer.consume();
+                        progressed = true;
+                    }
+                    Some(Frame::Line(line)) if self.session.can_take(line) => {
+                        if let Some(p) = &self.pump {
+                            self.session.set_transfer_progress(p.bytes());
+                        }
+                        self.session.on_line(line, now);
+                        self.framer.consume();
+                        progressed = true;
+                    }
+                    _ => {}
+                }
+            }
+            self.flush_control();
+            if !progressed {
+                return;
+            }
+        }
+        log::warn!("{}: processing did not settle; continuing on the next event", self.peer);
+    }
+
+    /// Reads what the control socket has into the framer. True if bytes arrived.
+    fn read_control(&mut self, ctx: &mut Ctx, limit: usize) -> bool {
+        let mut got = false;
+        while self.framer.buffered() < limit {
+            let room = (limit - self.framer.buffered()).min(ctx.scratch.len());
+            match self.control.read(&mut ctx.scratch[..room]) {
+                Ok(0) => {
+                    self.read_closed = true;
+                    return got;
+                }
+                Ok(n) => {
+                    self.framer.push(&ctx.scratch[..n]);
+                    got = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.control_readable = false;
+                    return got;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.read_closed = true;
+                    self.write_failed = true;
+                    return got;
+                }
+            }
+        }
+        got
+    }
+
+    fn flush_control(&mut self) {
+        while self.out_pos < self.out.len() {
+            match self.control.write(&self.out[self.out_pos..]) {
+                Ok(0) => {
+                    self.write_failed = true;
+                    break;
+                }
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.write_failed = true;
+                    break;
+                }
+            }
+        }
+        if self.out_pos >= self.out.len() && !self.out.is_empty() {
+            // Give the memory back: idle sessions hold no buffer.
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+    }
+}
+
+/// A worker result for a transfer that no longer exists: an upload stream is aborted (its
+/// partial file removed); a read stream is simply closed.
+pub fn dispose(done: PumpDone, conn: ConnId, ctx: &Ctx) {
+    if let PumpDone::Write { stream, .. } = done {
+        ctx.workers.submit(Task::Pump { conn, pump: u64::MAX, task: crate::data::pump::PumpTask::Abort { stream } });
+    }
+}

@@ -1,0 +1,107 @@
+//! `Server`: owns the control listener, every connection, the passive-port pool and the
+//! worker pool, and runs the reactor (`reactor.rs`) until SIGINT/SIGTERM.
+
+pub mod connection;
+pub mod limits;
+mod reactor;
+pub mod timers;
+pub mod token;
+pub mod workers;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+
+use mio::net::TcpListener;
+use mio::{Interest, Poll, Waker};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::auth::StaticUser;
+use crate::backend::local::LocalBackend;
+use crate::cli::Config;
+use crate::data::passive_pool::PassivePool;
+use crate::session::Shared;
+use crate::vfs::Vfs;
+use connection::{Connection, Ctx};
+use limits::Limits;
+use timers::Timers;
+use workers::{Completion, Workers};
+
+/// A bound, ready-to-run FTP server.
+pub struct Server {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    local_addr: SocketAddr,
+    ctx: Ctx,
+    conns: Vec<Option<Connection>>,
+    free_slots: Vec<usize>,
+    live: usize,
+    next_generation: u64,
+    completions: Receiver<Completion>,
+    signals: signal_hook_mio::v1_0::Signals,
+    timers: Timers,
+}
+
+impl Server {
+    /// Binds the control listener and starts the workers.
+    ///
+    /// # Errors
+    /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
+    pub fn bind(config: &Config, limits: Limits) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
+        let mut listener = bind_control(config.addr)?;
+        let local_addr = listener.local_addr()?;
+        poll.registry().register(&mut listener, token::LISTENER, Interest::READABLE)?;
+        let mut signals = signal_hook_mio::v1_0::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ])?;
+        poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
+        let vfs = Vfs::new(Box::new(LocalBackend::new(config.root.clone())), config.vfs);
+        let (done_tx, done_rx) = mpsc::channel();
+        let workers = Workers::start(limits.workers, vfs.clone(), done_tx, waker)?;
+        let shared = Arc::new(Shared {
+            auth: Box::new(StaticUser::new(config.user.clone(), config.pass.clone())),
+            vfs,
+            public_ip: config.public_ip,
+            limits,
+        });
+        let ctx = Ctx {
+            registry: poll.registry().try_clone()?,
+            pool: PassivePool::new(config.passive_ports),
+            workers,
+            shared,
+            scratch: vec![0; 16 * 1024],
+            next_pump_id: 1,
+        };
+        Ok(Server {
+            poll,
+            listener: Some(listener),
+            local_addr,
+            ctx,
+            conns: Vec::new(),
+            free_slots: Vec::new(),
+            live: 0,
+            next_generation: 1,
+            completions: done_rx,
+            signals,
+            timers: Timers::default(),
+        })
+    }
+
+    /// The address the control listener is bound to (with the real port when `:0` was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+fn bind_control(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
+}

@@ -1,0 +1,224 @@
+//! The event loop: one thread, one `mio::Poll`. It accepts control connections, dispatches
+//! readiness by token, applies worker completions, fires timers, and handles signals. It never
+//! blocks on disk (workers do that) or on a peer (every socket is non-blocking and every
+//! buffer bounded). Events for unknown or stale tokens are ignored.
+
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+use mio::Events;
+
+use crate::server::connection::{self, Connection};
+use crate::server::token::{self, ConnId};
+use crate::server::workers::Completion;
+use crate::server::Server;
+
+impl Server {
+    /// Runs until SIGINT or SIGTERM, then lets transfers in flight finish for the grace time
+    /// and returns.
+    ///
+    /// # Errors
+    /// Only a failing poll ends the loop with an error.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut shutdown_deadline: Option<Instant> = None;
+        let mut accept_paused_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let wake_at = [self.timers.next(), shutdown_deadline, accept_paused_until].into_iter().flatten().min();
+            let timeout = wake_at.map(|t| t.saturating_duration_since(now));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    token::LISTENER => {
+                        if let Some(pause) = self.accept_all(now) {
+                            accept_paused_until = Some(pause);
+                        }
+                    }
+                    token::WAKER => {}
+                    token::SIGNALS => {
+                        for signal in self.signals.pending() {
+                            match signal {
+                                signal_hook::consts::SIGHUP => {
+                                    log::info!(
+                                        "SIGHUP: no directory cache to flush (cache mode off reads the disk directly)"
+                                    )
+                                }
+                                _ if shutdown_deadline.is_some() => {
+                                    log::warn!("second stop signal: exiting now");
+                                    return Ok(());
+                                }
+                                _ => {
+                                    shutdown_deadline = Some(now + self.ctx.shared.limits.shutdown_grace);
+                                    self.begin_shutdown(now);
+                                }
+                            }
+                        }
+                    }
+                    t => {
+                        if let Some((slot, kind)) = token::decode(t) {
+                            if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                                c.on_event(kind, event, &mut self.ctx, now);
+                                self.after(slot);
+                            }
+                        }
+                    }
+                }
+            }
+            self.apply_completions(now);
+            if accept_paused_until.is_some_and(|t| now >= t) {
+                accept_paused_until = self.accept_all(now);
+            }
+            for id in self.timers.due(now) {
+                if let Some(c) = conn_in(&mut self.conns, id) {
+                    c.scheduled = None;
+                    c.on_timeout(&mut self.ctx, now);
+                    self.after(id.slot);
+                }
+            }
+            if let Some(deadline) = shutdown_deadline {
+                if self.live == 0 {
+                    log::info!("Stopped FTP on {}", self.local_addr);
+                    return Ok(());
+                }
+                if now >= deadline {
+                    log::warn!(
+                        "Stopping FTP on {}: {} session(s) still busy after the grace time",
+                        self.local_addr,
+                        self.live
+                    );
+                    for slot in 0..self.conns.len() {
+                        if let Some(c) = self.conns[slot].take() {
+                            c.teardown(&mut self.ctx);
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Accepts until the backlog is empty. Returns when to try again if accepting must pause
+    /// (out of file descriptors).
+    fn accept_all(&mut self, now: Instant) -> Option<Instant> {
+        loop {
+            let listener = self.listener.as_ref()?;
+            match listener.accept() {
+                Ok((mut stream, peer)) => {
+                    if self.live >= self.ctx.shared.limits.max_sessions {
+                        log::warn!("{peer}: refused: {} sessions already", self.live);
+                        let _ = stream.write(b"421 Too many connections, try again later\r\n");
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    let slot = self.free_slots.pop().unwrap_or_else(|| {
+                        self.conns.push(None);
+                        self.conns.len() - 1
+                    });
+                    let id = ConnId { slot, generation: self.next_generation };
+                    self.next_generation += 1;
+                    match Connection::open(id, stream, peer, &mut self.ctx, now) {
+                        Ok(c) => {
+                            log::debug!("{peer}: connected");
+                            self.conns[slot] = Some(c);
+                            self.live += 1;
+                            self.after(slot);
+                        }
+                        Err(e) => {
+                            log::warn!("{peer}: cannot set up the session: {e}");
+                            self.free_slots.push(slot);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE/ENFILE and friends: the connection waits in the backlog.
+                    log::warn!("accept failed: {e}; pausing new connections for 100 ms");
+                    return Some(now + Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    fn apply_completions(&mut self, now: Instant) {
+        while let Ok(c) = self.completions.try_recv() {
+            match c {
+                Completion::Session { conn, result } => match conn_in(&mut self.conns, conn) {
+                    Some(c) => {
+                        c.on_job_done(result, &mut self.ctx, now);
+                        self.after(conn.slot);
+                    }
+                    None => {
+                        // The session is gone; an opened upload must not leave a partial file.
+                        if let Ok(crate::session::JobOutput::Writer(stream, _)) = result {
+                            self.ctx.workers.submit(crate::server::workers::Task::Pump {
+                                conn,
+                                pump: u64::MAX,
+                                task: crate::data::pump::PumpTask::Abort { stream },
+                            });
+                        }
+                    }
+                },
+                Completion::Pump { conn, pump, done } => match conn_in(&mut self.conns, conn) {
+                    Some(c) => {
+                        c.on_pump_done(pump, Some(done), &mut self.ctx, now);
+                        self.after(conn.slot);
+                    }
+                    None => connection::dispose(done, conn, &self.ctx),
+                },
+                Completion::PumpFailed { conn, pump } => {
+                    if let Some(c) = conn_in(&mut self.conns, conn) {
+                        c.on_pump_done(pump, None, &mut self.ctx, now);
+                        self.after(conn.slot);
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin_shutdown(&mut self, now: Instant) {
+        log::info!("Stopping FTP on {}: no new connections; waiting for transfers to finish", self.local_addr);
+        if let Some(mut l) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        for slot in 0..self.conns.len() {
+            if let Some(c) = self.conns[slot].as_mut() {
+                c.begin_shutdown(&mut self.ctx, now);
+                self.after(slot);
+            }
+        }
+    }
+
+    /// After anything happened on a connection: drop it if finished, else make sure the timer
+    /// heap knows its next deadline.
+    fn after(&mut self, slot: usize) {
+        let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
+        if c.finished() {
+            if let Some(c) = self.conns[slot].take() {
+                log::debug!("{}: disconnected", c.peer());
+                c.teardown(&mut self.ctx);
+                self.free_slots.push(slot);
+                self.live -= 1;
+            }
+            return;
+        }
+        let next = c.next_deadline(&self.ctx);
+        if next.is_some() && (c.scheduled.is_none() || next < c.scheduled) {
+            c.scheduled = next;
+            if let Some(at) = next {
+                self.timers.schedule(at, c.id);
+            }
+        }
+    }
+}
+
+/// The live connection with this identity (not a newer one in the same slot).
+fn conn_in(conns: &mut [Option<Connection>], id: ConnId) -> Option<&mut Connection> {
+    conns.get_mut(id.slot).and_then(Option::as_mut).filter(|c| c.id == id)
+}

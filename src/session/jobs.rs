@@ -1,0 +1,152 @@
+//! `Job`: the blocking VFS work a session asks the worker pool to do, and `run`, the one
+//! function a worker calls to do it. Listings are formatted here too, so a directory of
+//! 10,000 entries never costs the reactor time.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::backend::{self, Entry, ErrorKind, ReadStream, WriteMode, WriteStream};
+use crate::ftp::listing::{self, FactSet};
+use crate::vfs::{Vfs, VfsPath};
+
+/// Which listing format to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    /// `ls -l` lines (LIST, and STAT with a path).
+    List,
+    /// Bare names (NLST).
+    Nlst,
+    /// RFC 3659 fact lines (MLSD) with these facts.
+    Mlsd(FactSet),
+}
+
+/// VFS work for a worker thread.
+#[derive(Debug)]
+pub enum Job {
+    /// Stat a path.
+    Stat(VfsPath),
+    /// List a directory (or one file) and format it.
+    Listing {
+        /// What to list.
+        path: VfsPath,
+        /// How to format it.
+        format: ListFormat,
+        /// Whether a file path is an error (MLSD) instead of listing the one file.
+        dir_only: bool,
+        /// "Now" for the `ls` date rule.
+        now: SystemTime,
+    },
+    /// Make a directory.
+    Mkdir(VfsPath),
+    /// Remove an empty directory.
+    Rmdir(VfsPath),
+    /// Remove a file.
+    Remove(VfsPath),
+    /// Rename.
+    Rename(VfsPath, VfsPath),
+    /// Set a modification time.
+    SetModtime(VfsPath, SystemTime),
+    /// Open a file for reading at an offset.
+    OpenRead(VfsPath, u64),
+    /// Open a file for writing.
+    OpenWrite(VfsPath, WriteMode),
+    /// Create a file with a name not yet used in this directory (STOU).
+    OpenUnique(VfsPath),
+}
+
+/// What a finished job produced.
+pub enum JobOutput {
+    /// A stat result.
+    Entry(Entry),
+    /// Formatted listing bytes.
+    Listing(Vec<u8>),
+    /// Done, nothing to return.
+    Done,
+    /// A file opened for reading, with its stat.
+    Reader(Box<dyn ReadStream>, Entry),
+    /// A file opened for writing, and its path.
+    Writer(Box<dyn WriteStream>, VfsPath),
+}
+
+impl std::fmt::Debug for JobOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobOutput::Entry(e) => f.debug_tuple("Entry").field(e).finish(),
+            JobOutput::Listing(b) => write!(f, "Listing({} bytes)", b.len()),
+            JobOutput::Done => f.write_str("Done"),
+            JobOutput::Reader(_, e) => f.debug_tuple("Reader").field(e).finish(),
+            JobOutput::Writer(_, p) => f.debug_tuple("Writer").field(p).finish(),
+        }
+    }
+}
+
+/// The result a session receives.
+pub type JobResult = Result<JobOutput, backend::Error>;
+
+/// Runs one job against the VFS. Blocking; worker threads only.
+pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
+    match job {
+        Job::Stat(p) => vfs.stat(&p).map(JobOutput::Entry),
+        Job::Listing { path, format, dir_only, now } => {
+            listing_bytes(vfs, &path, format, dir_only, now).map(JobOutput::Listing)
+        }
+        Job::Mkdir(p) => vfs.mkdir(&p).map(|_| JobOutput::Done),
+        Job::Rmdir(p) => vfs.rmdir(&p).map(|_| JobOutput::Done),
+        Job::Remove(p) => vfs.remove(&p).map(|_| JobOutput::Done),
+        Job::Rename(a, b) => vfs.rename(&a, &b).map(|_| JobOutput::Done),
+        Job::SetModtime(p, t) => vfs.set_modtime(&p, t).map(|_| JobOutput::Done),
+        Job::OpenRead(p, offset) => {
+            let entry = vfs.stat(&p)?;
+            if entry.is_dir() {
+                return Err(backend::Error::new(ErrorKind::IsDirectory, p.as_str()));
+            }
+            let stream = vfs.open_read(&p, offset.min(entry.size))?;
+            Ok(JobOutput::Reader(stream, entry))
+        }
+        Job::OpenWrite(p, mode) => vfs.open_write(&p, mode).map(|w| JobOutput::Writer(w, p)),
+        Job::OpenUnique(dir) => open_unique(vfs, &dir),
+    }
+}
+
+fn listing_bytes(
+    vfs: &Vfs,
+    path: &VfsPath,
+    format: ListFormat,
+    dir_only: bool,
+    now: SystemTime,
+) -> Result<Vec<u8>, backend::Error> {
+    let entry = vfs.stat(path)?;
+    let entries = if entry.is_dir() {
+        vfs.list(path)?
+    } else if dir_only {
+        return Err(backend::Error::new(ErrorKind::NotADirectory, path.as_str()));
+    } else {
+        vec![entry]
+    };
+    let opts = vfs.options();
+    let mut out = String::with_capacity(entries.len() * 72);
+    for e in &entries {
+        match format {
+            ListFormat::List => listing::list_line(&mut out, e, opts, now),
+            ListFormat::Nlst => listing::nlst_line(&mut out, e),
+            ListFormat::Mlsd(facts) => listing::mlsd_line(&mut out, e, opts, opts.read_only, facts),
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+fn open_unique(vfs: &Vfs, dir: &VfsPath) -> JobResult {
+    let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    for attempt in 0..100u32 {
+        let name = format!("ftpvfs.{stamp:x}.{attempt}");
+        let path = dir.child(&name).map_err(|_| backend::Error::new(ErrorKind::InvalidName, dir.as_str()))?;
+        match vfs.stat(&path) {
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return vfs.open_write(&path, WriteMode::Replace).map(|w| JobOutput::Writer(w, path));
+            }
+            Err(e) => return Err(e),
+            Ok(_) => continue,
+        }
+    }
+    Err(backend::Error::with_detail(ErrorKind::Other, dir.as_str(), "No unique name could be found"))
+}

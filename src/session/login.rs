@@ -1,0 +1,61 @@
+//! USER, PASS, QUIT, and the failed-login delay.
+//!
+//! A wrong password is answered with 530 only after a delay that doubles with each failure
+//! (1 s, 2 s, 4 s, 8 s); after `Limits::max_login_failures` the session is closed with 421.
+
+use std::time::Instant;
+
+use crate::auth::Secret;
+use crate::ftp::reply::ReplyCode;
+use crate::session::state::{Busy, Phase};
+use crate::session::{login_delay, Session};
+use crate::vfs::VfsPath;
+
+impl Session {
+    pub(super) fn user(&mut self, user: String) {
+        // USER while logged in starts a new login (RFC 959 allows a change of user).
+        self.phase = Phase::AwaitPass { user };
+        self.cwd = VfsPath::root();
+        self.reply(ReplyCode::NeedPassword, "Password required");
+    }
+
+    pub(super) fn pass(&mut self, pass: Secret<String>, now: Instant) {
+        let user = match &self.phase {
+            Phase::AwaitPass { user } => user.clone(),
+            Phase::LoggedIn { .. } | Phase::AwaitRnto { .. } => {
+                self.reply(ReplyCode::LoggedIn, "Already logged in");
+                return;
+            }
+            Phase::AwaitUser => {
+                self.reply(ReplyCode::BadSequence, "Login with USER first");
+                return;
+            }
+        };
+        if self.shared.auth.check(&user, &pass) {
+            log::debug!("{}: {user:?} logged in", self.peer);
+            self.failed_logins = 0;
+            self.phase = Phase::LoggedIn { user };
+            self.reply(ReplyCode::LoggedIn, "Login successful");
+        } else {
+            self.failed_logins += 1;
+            log::info!("{}: login failed for {user:?} (attempt {})", self.peer, self.failed_logins);
+            self.phase = Phase::AwaitUser;
+            self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins) };
+        }
+    }
+
+    /// Sends the held 530, or closes the session after too many failures.
+    pub(super) fn finish_failed_login(&mut self) {
+        if self.failed_logins >= self.shared.limits.max_login_failures {
+            self.reply(ReplyCode::ServiceNotAvailable, "Too many failed logins, closing control connection");
+            self.close();
+        } else {
+            self.reply(ReplyCode::NotLoggedIn, "Login incorrect");
+        }
+    }
+
+    pub(super) fn quit(&mut self) {
+        self.reply(ReplyCode::ClosingControl, "Goodbye");
+        self.close();
+    }
+}
