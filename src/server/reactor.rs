@@ -116,6 +116,10 @@ impl Server {
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
+                    // Clients send ABOR (or IAC IP, IAC DM) as TCP urgent data; Python's ftplib
+                    // sends the whole "ABOR\r\n" that way. Keep the urgent byte in the normal
+                    // stream, or the line would lose its final LF.
+                    let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
                     let slot = self.free_slots.pop().unwrap_or_else(|| {
                         self.conns.push(None);
                         self.conns.len() - 1

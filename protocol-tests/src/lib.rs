@@ -1,0 +1,173 @@
+//! Test harness: start the real `ftpvfs` binary on 127.0.0.1:0 with a fresh temporary root,
+//! read the bound address from its first log line, and kill it on drop. Tests talk to it with
+//! [`client::Client`] (raw replies), curl, Python's ftplib, lftp and rclone.
+
+pub mod client;
+pub mod wait;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The ftpvfs binary: `FTPVFS_BIN`, else `target/debug/ftpvfs` next to this test binary.
+pub fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FTPVFS_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/debug/deps/protocol-xxxx -> target/debug/ftpvfs
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("ftpvfs");
+    assert!(bin.exists(), "{} is missing: run `cargo build` first (the README's test command does)", bin.display());
+    bin
+}
+
+/// A running ftpvfs.
+pub struct Server {
+    child: Option<Child>,
+    /// The control address.
+    pub addr: SocketAddr,
+    /// The served directory (removed on drop).
+    pub root: tempfile::TempDir,
+    log: Arc<Mutex<String>>,
+}
+
+/// Passive ports for test servers: one shared range; the server skips ports in use.
+pub const PASSIVE_RANGE: &str = "41000-44999";
+
+impl Server {
+    /// Starts `ftpvfs serve <fresh root> --addr 127.0.0.1:0 --passive-port ...` plus `args`.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), args)
+    }
+
+    /// Starts the server on an existing root directory.
+    pub fn start_in(root: tempfile::TempDir, args: &[&str]) -> Server {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve").arg(root.path()).args(["--addr", "127.0.0.1:0", "--passive-port", PASSIVE_RANGE]);
+        cmd.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn ftpvfs");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("Serving FTP on ").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr);
+                    }
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(a) => a.parse().expect("bound address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("ftpvfs did not log its address; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server { child: Some(child), addr, root, log }
+    }
+
+    /// The root directory on disk.
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// The port as text (for URLs).
+    pub fn url(&self, path: &str) -> String {
+        format!("ftp://{}{}", self.addr, path)
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let ok = Command::new("kill").args([&format!("-{sig}"), &pid]).status().expect("kill").success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// Waits for the process to exit (up to `timeout`) and returns its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "ftpvfs did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Memory use of the server process (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs the ftpvfs binary with `args` (no server expected to stay up) and returns
+/// (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary()).args(args).env_remove("RUST_LOG").output().expect("run ftpvfs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// SHA-256 of bytes, hex.
+pub fn sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Whether an external program is installed.
+pub fn have(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}

@@ -1,0 +1,20 @@
+//! The single protocol test binary: each module starts the real ftpvfs and talks FTP to it.
+
+#[path = "protocol/cli.rs"]
+mod cli; // command line: help, version, bad flags, refused flags
+#[path = "protocol/clients.rs"]
+mod clients; // real clients: curl, Python ftplib, lftp, rclone
+#[path = "protocol/commands.rs"]
+mod commands; // every verb's replies on the control connection
+#[path = "protocol/concurrency.rs"]
+mod concurrency; // many sessions at once
+#[path = "protocol/lifecycle.rs"]
+mod lifecycle; // timeouts, signals, shutdown
+#[path = "protocol/listing.rs"]
+mod listing; // LIST, NLST, MLSD, MLST, STAT formats
+#[path = "protocol/login.rs"]
+mod login; // USER/PASS rules and delays
+#[path = "protocol/security.rs"]
+mod security; // every safety refusal
+#[path = "protocol/transfer.rs"]
+mod transfer; // RETR/STOR/APPE/STOU, REST, ASCII, ABOR, active and passive
