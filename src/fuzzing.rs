@@ -34,3 +34,33 @@ pub fn line_framer(data: &[u8]) {
     let at = usize::from(split) % (input.len() + 1);
     assert_eq!(collect(&[input]), collect(&[&input[..at], &input[at..]]));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Replays every seed and every saved crash of a fuzz target through its entry point.
+    fn replay(target: &str, run: fn(&[u8])) {
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut count = 0;
+        for dir in [fuzz.join("seeds").join(target), fuzz.join("regressions").join(target)] {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for entry in entries.flatten() {
+                let data = std::fs::read(entry.path()).unwrap_or_default();
+                run(&data);
+                count += 1;
+            }
+        }
+        assert!(count > 0, "no seeds for {target}");
+    }
+
+    #[test]
+    fn command_line_seeds_replay() {
+        replay("command_line", super::command_line);
+    }
+
+    #[test]
+    fn line_framer_seeds_replay() {
+        replay("line_framer", super::line_framer);
+    }
+}

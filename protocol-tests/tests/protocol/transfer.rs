@@ -210,3 +210,32 @@ fn no_seek_refuses_a_restarted_download() {
     assert_eq!(r.code, 550, "{r:?}");
     assert_eq!(c.retr("f"), b"0123456789");
 }
+
+#[test]
+fn pasv_advertises_the_public_ip_when_set() {
+    let s = Server::start(&["--public-ip", "10.1.2.3"]);
+    let mut c = Client::login_anonymous(s.addr);
+    let r = c.cmd("PASV");
+    assert_eq!(r.code, 227);
+    assert!(r.lines[0].contains("(10,1,2,3,"), "{r:?}");
+    assert_eq!(c.cmd("EPSV").code, 229, "EPSV gives only the port");
+}
+
+#[test]
+fn stat_and_noop_answer_during_a_transfer() {
+    let s = Server::start(&[]);
+    std::fs::write(s.path().join("big"), pattern(32 << 20, 8)).unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    let (mut data, r) = c.open_data("RETR big");
+    assert_eq!(r.code, 150);
+    let mut first = vec![0; 1 << 20];
+    data.read_exact(&mut first).unwrap();
+    let r = c.cmd("STAT");
+    assert_eq!(r.code, 213, "{r:?}");
+    assert!(r.text().contains("bytes moved"), "{r:?}");
+    assert_eq!(c.cmd("NOOP").code, 200);
+    let mut rest = Vec::new();
+    data.read_to_end(&mut rest).unwrap();
+    assert_eq!(first.len() + rest.len(), 32 << 20);
+    assert_eq!(c.reply().code, 226);
+}
