@@ -1,9 +1,10 @@
 //! `PassivePool`: hands out listening sockets on ports of `--passive-port`, bound to the
 //! control connection's local address, and takes the ports back.
 //!
-//! Ports are tried round-robin from a moving cursor, so a port just released (possibly in
-//! TIME_WAIT on the client side) is the last to be reused; `SO_REUSEADDR` lets a port whose
-//! last connection is in TIME_WAIT on our side be bound again.
+//! Ports are tried round-robin from a moving cursor that starts at a random port of the range
+//! (so servers sharing a range, or a restarted server, do not all start at its first port); a
+//! port just released (possibly in TIME_WAIT on the client side) is the last to be reused, and
+//! `SO_REUSEADDR` lets a port whose last connection is in TIME_WAIT on our side be bound again.
 //!
 //! SECURITY: a passive listener is one session's; [`peer_allowed`] says whether an incoming
 //! data connection may be used: only when it comes from the control connection's peer
@@ -26,13 +27,18 @@ pub struct PassivePool {
     cursor: usize,
 }
 
-/// How many ports one PASV tries before giving up (bounds the work per command).
-const MAX_TRIES: usize = 64;
+/// How many ports one PASV tries before giving up (bounds the work per command: a failed bind
+/// costs a few microseconds).
+const MAX_TRIES: usize = 512;
 
 impl PassivePool {
     /// A pool over `range`.
     pub fn new(range: PortRange) -> PassivePool {
-        PassivePool { range, in_use: vec![false; range.len()], cursor: 0 }
+        use std::hash::{BuildHasher, Hasher};
+        // A random start without a random-number crate: std's hasher keys are random.
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let cursor = usize::try_from(seed % range.len() as u64).unwrap_or(0);
+        PassivePool { range, in_use: vec![false; range.len()], cursor }
     }
 
     /// Ports currently held by sessions.

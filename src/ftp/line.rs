@@ -34,8 +34,8 @@ pub struct LineFramer {
     max_line: usize,
     /// Discarding the rest of an over-long line up to its LF.
     discarding: bool,
-    /// An over-long line was detected and not yet reported.
-    report_too_long: bool,
+    /// Over-long lines detected and not yet reported (one report each).
+    too_long_pending: usize,
     /// Length of the cleaned line at the front of `buf`, and the bytes it used up.
     ready: Option<(usize, usize)>,
 }
@@ -43,7 +43,7 @@ pub struct LineFramer {
 impl LineFramer {
     /// A framer that accepts lines of at most `max_line` bytes (line end excluded).
     pub fn new(max_line: usize) -> LineFramer {
-        LineFramer { buf: Vec::new(), max_line, discarding: false, report_too_long: false, ready: None }
+        LineFramer { buf: Vec::new(), max_line, discarding: false, too_long_pending: 0, ready: None }
     }
 
     /// Bytes buffered and not yet consumed (a partial line, or lines waiting their turn).
@@ -53,7 +53,7 @@ impl LineFramer {
 
     /// Whether a complete line (or an over-long-line report) is waiting.
     pub fn has_line(&self) -> bool {
-        self.report_too_long || self.ready.is_some() || self.buf.contains(&b'\n')
+        self.too_long_pending > 0 || self.ready.is_some() || self.buf.contains(&b'\n')
     }
 
     /// Appends bytes read from the control connection.
@@ -72,29 +72,34 @@ impl LineFramer {
     }
 
     fn check_overflow(&mut self) {
-        // Anything before the first LF that is over the limit is an over-long line.
+        // The first line in the buffer is over-long when its content (without CR LF) exceeds
+        // the maximum, or when, still unterminated, it already holds more than the maximum
+        // plus a possible CR.
         let first_lf = self.buf.iter().position(|&b| b == b'\n');
-        let line_len = first_lf.unwrap_or(self.buf.len());
-        // Allow for the CR that may precede the LF.
-        if line_len > self.max_line + 1 {
-            self.report_too_long = true;
-            self.ready = None;
-            match first_lf {
-                Some(i) => {
-                    self.buf.drain(..=i);
-                    self.check_overflow();
-                }
-                None => {
-                    self.buf = Vec::new();
-                    self.discarding = true;
-                }
+        let too_long = match first_lf {
+            Some(i) => i - usize::from(i > 0 && self.buf[i - 1] == b'\r') > self.max_line,
+            None => self.buf.len() > self.max_line + 1,
+        };
+        if !too_long {
+            return;
+        }
+        self.too_long_pending += 1;
+        self.ready = None;
+        match first_lf {
+            Some(i) => {
+                self.buf.drain(..=i);
+                self.check_overflow();
+            }
+            None => {
+                self.buf = Vec::new();
+                self.discarding = true;
             }
         }
     }
 
     /// The next line or error, without consuming it; `None` when no complete line is buffered.
     pub fn peek(&mut self) -> Option<Frame<'_>> {
-        if self.report_too_long {
+        if self.too_long_pending > 0 {
             return Some(Frame::TooLong);
         }
         if self.ready.is_none() {
@@ -108,8 +113,8 @@ impl LineFramer {
 
     /// Consumes what [`peek`](Self::peek) returned.
     pub fn consume(&mut self) {
-        if self.report_too_long {
-            self.report_too_long = false;
+        if self.too_long_pending > 0 {
+            self.too_long_pending -= 1;
             return;
         }
         if let Some((_, used)) = self.ready.take() {
@@ -193,6 +198,18 @@ mod tests {
         f.push(&[b'y'; 30]);
         f.push(b"zz\r\nNOOP\r\n");
         assert_eq!(lines(&mut f), vec![Err(()), Ok(b"NOOP".to_vec())]);
+    }
+
+    #[test]
+    fn two_over_long_lines_in_one_read_get_two_reports() {
+        // Found by the line_framer fuzz target: a bool flag merged the two reports.
+        let mut f = LineFramer::new(4);
+        f.push(b"123456\r\n1234567");
+        f.push(b"\r\nNOOP\r\n");
+        assert_eq!(lines(&mut f), vec![Err(()), Err(()), Ok(b"NOOP".to_vec())]);
+        let mut f = LineFramer::new(4);
+        f.push(b"12345\n");
+        assert_eq!(lines(&mut f), vec![Err(())], "one byte over without CR is over");
     }
 
     #[test]
