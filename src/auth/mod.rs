@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+pub mod failures;
+
 /// A value that must never be printed: `Debug` and `Display` show `****`.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret<T>(T);

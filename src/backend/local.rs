@@ -135,7 +135,7 @@ impl Backend for LocalBackend {
         Ok(out)
     }
 
-    fn open_read(&self, path: &VfsPath, offset: u64) -> Result<Box<dyn ReadStream>> {
+    fn open_read(&self, path: &VfsPath, offset: u64, len: Option<u64>) -> Result<Box<dyn ReadStream>> {
         let real = self.real(path)?;
         let mut file = nofollow().read(true).open(&real).map_err(|e| Error::from_io(e, path.as_str()))?;
         let m = file.metadata().map_err(|e| Error::from_io(e, path.as_str()))?;
@@ -148,7 +148,7 @@ impl Backend for LocalBackend {
         if offset > 0 {
             file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
         }
-        Ok(Box::new(LocalRead { file, path: path.as_str().to_string() }))
+        Ok(Box::new(LocalRead { file, remaining: len, path: path.as_str().to_string() }))
     }
 
     fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
@@ -269,14 +269,25 @@ impl Backend for LocalBackend {
 
 struct LocalRead {
     file: File,
+    /// Bytes left in the requested range; `None` reads to the end.
+    remaining: Option<u64>,
     path: String,
 }
 
 impl ReadStream for LocalRead {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let want = match self.remaining {
+            Some(left) => buf.len().min(usize::try_from(left).unwrap_or(usize::MAX)),
+            None => buf.len(),
+        };
         loop {
-            match self.file.read(buf) {
-                Ok(n) => return Ok(n),
+            match self.file.read(&mut buf[..want]) {
+                Ok(n) => {
+                    if let Some(left) = self.remaining.as_mut() {
+                        *left -= n as u64;
+                    }
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::from_io(e, self.path.as_str())),
             }
@@ -386,6 +397,25 @@ mod tests {
     }
 
     #[test]
+    fn ranged_reads_stop_at_the_range_or_the_end() {
+        let (dir, b) = setup();
+        fs::write(dir.path().join("f"), b"0123456789").unwrap();
+        let read_all = |offset, len| {
+            let mut r = b.open_read(&p("f"), offset, len).unwrap();
+            let (mut out, mut buf) = (Vec::new(), [0u8; 4]);
+            loop {
+                match r.read(&mut buf).unwrap() {
+                    0 => return out,
+                    n => out.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        assert_eq!(read_all(2, Some(5)), b"23456");
+        assert_eq!(read_all(8, Some(5)), b"89");
+        assert_eq!(read_all(3, None), b"3456789");
+    }
+
+    #[test]
     fn symlinks_out_of_the_root_lead_nowhere() {
         let (dir, b) = setup();
         let outside = tempfile::tempdir().unwrap();
@@ -394,8 +424,8 @@ mod tests {
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("flink")).unwrap();
         assert!(b.list(&p("/")).unwrap().is_empty());
         assert_eq!(b.stat(&p("link")).unwrap_err().kind, ErrorKind::NotFound);
-        assert_eq!(b.open_read(&p("link/secret"), 0).err().unwrap().kind, ErrorKind::NotFound);
-        assert_eq!(b.open_read(&p("flink"), 0).err().unwrap().kind, ErrorKind::NotFound);
+        assert_eq!(b.open_read(&p("link/secret"), 0, None).err().unwrap().kind, ErrorKind::NotFound);
+        assert_eq!(b.open_read(&p("flink"), 0, None).err().unwrap().kind, ErrorKind::NotFound);
         assert!(b.open_write(&p("link/new"), WriteMode::Replace).is_err());
         assert!(b.list(&p("link")).is_err());
         assert!(!outside.path().join("new").exists());

@@ -106,11 +106,13 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// `NotFound`, `NotADirectory`, ...
     fn list(&self, path: &VfsPath) -> Result<Vec<Entry>>;
-    /// Opens a file for reading from `offset`.
+    /// Opens a file for reading `len` bytes from `offset` (to the end when `len` is `None`);
+    /// the stream ends early at the end of the file. Remote backends map this to one ranged
+    /// request, which is what the chunked reader needs.
     ///
     /// # Errors
     /// `NotFound`, `IsDirectory`, ...
-    fn open_read(&self, path: &VfsPath, offset: u64) -> Result<Box<dyn ReadStream>>;
+    fn open_read(&self, path: &VfsPath, offset: u64, len: Option<u64>) -> Result<Box<dyn ReadStream>>;
     /// Opens a file for writing.
     ///
     /// # Errors

@@ -68,6 +68,7 @@ impl Server {
             vfs,
             public_ip: config.public_ip,
             limits,
+            login_failures: Default::default(),
         });
         let ctx = Ctx {
             registry: poll.registry().try_clone()?,

@@ -1,7 +1,8 @@
 //! USER, PASS, QUIT, and the failed-login delay.
 //!
 //! A wrong password is answered with 530 only after a delay that doubles with each failure
-//! (1 s, 2 s, 4 s, 8 s); after `Limits::max_login_failures` the session is closed with 421.
+//! (1 s, 2 s, 4 s, 8 s), counted per session and per client IP (so reconnecting does not reset
+//! it); after `Limits::max_login_failures` in one session the session is closed with 421.
 
 use std::time::Instant;
 
@@ -34,13 +35,19 @@ impl Session {
         if self.shared.auth.check(&user, &pass) {
             log::debug!("{}: {user:?} logged in", self.peer);
             self.failed_logins = 0;
+            self.shared.login_failures.clear(self.peer.ip());
             self.phase = Phase::LoggedIn { user };
             self.reply(ReplyCode::LoggedIn, "Login successful");
         } else {
             self.failed_logins += 1;
-            log::info!("{}: login failed for {user:?} (attempt {})", self.peer, self.failed_logins);
+            let from_ip = self.shared.login_failures.record(self.peer.ip(), now);
+            log::info!(
+                "{}: login failed for {user:?} (attempt {}, {from_ip} from this address)",
+                self.peer,
+                self.failed_logins
+            );
             self.phase = Phase::AwaitUser;
-            self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins) };
+            self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins.max(from_ip)) };
         }
     }
 

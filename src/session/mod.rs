@@ -46,6 +46,8 @@ pub struct Shared {
     pub public_ip: Option<Ipv4Addr>,
     /// Timeouts and sizes.
     pub limits: Limits,
+    /// Failed logins per client IP, across sessions.
+    pub login_failures: crate::auth::failures::LoginFailures,
 }
 
 /// Something the reactor must do for a session.
@@ -435,7 +437,8 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// How long a failed login waits before its 530: 1 s, 2 s, 4 s, then 8 s.
+/// How long a failed login waits before its 530: 1 s, 2 s, 4 s, then 8 s, counting the
+/// client IP's recent failures across sessions.
 fn login_delay(failures: u32) -> Duration {
     Duration::from_secs(1 << failures.saturating_sub(1).min(3))
 }

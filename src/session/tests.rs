@@ -26,6 +26,7 @@ impl Harness {
             vfs: vfs.clone(),
             public_ip: None,
             limits: Limits::default(),
+            login_failures: Default::default(),
         });
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();

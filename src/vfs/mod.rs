@@ -130,7 +130,7 @@ impl Vfs {
         if offset > 0 && self.options.no_seek {
             return Err(Error::with_detail(ErrorKind::Unsupported, path.as_str(), "Seeking is disabled (--no-seek)"));
         }
-        self.backend.open_read(path, offset)
+        self.backend.open_read(path, offset, None)
     }
 
     /// Opens a file for writing.

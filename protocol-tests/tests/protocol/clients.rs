@@ -145,7 +145,7 @@ fn lftp_mirrors_both_ways_and_resumes() {
 #[test]
 fn rclone_ftp_backend_copies_checks_moves_and_deletes() {
     require("rclone");
-    let s = Server::start(&["--user", "u", "--pass", "p"]);
+    let s = Server::start(&["--user", "u", "--pass", "p", "-vv"]);
     let local = tempfile::tempdir().unwrap();
     let src = local.path().join("src");
     std::fs::create_dir_all(src.join("sub")).unwrap();
@@ -167,6 +167,17 @@ fn rclone_ftp_backend_copies_checks_moves_and_deletes() {
     let back = local.path().join("back");
     rclone(&["copy", &format!("{remote}dst"), back.to_str().unwrap()]);
     assert_eq!(std::fs::read(back.join("sub/two.txt")).unwrap(), b"two\n");
+    // Multi-thread download: ranged RETRs that close the data connection early (rclone #7532).
+    std::fs::create_dir(s.path().join("mt")).unwrap();
+    std::fs::write(s.path().join("mt/big.bin"), pattern(24 << 20, 32)).unwrap();
+    let mt = local.path().join("mt");
+    let threads = ["--multi-thread-streams", "4", "--multi-thread-cutoff", "1M", "--multi-thread-chunk-size", "4M"];
+    rclone(&[&threads[..], &["copy", &format!("{remote}mt"), mt.to_str().unwrap()]].concat());
+    assert_eq!(
+        sha256(&std::fs::read(mt.join("big.bin")).unwrap()),
+        sha256(&std::fs::read(s.path().join("mt/big.bin")).unwrap())
+    );
+    assert!(s.log().contains("<- REST 4194304"), "rclone used ranged reads");
     rclone(&["moveto", &format!("{remote}dst/one.bin"), &format!("{remote}dst/moved.bin")]);
     assert!(s.path().join("dst/moved.bin").exists() && !s.path().join("dst/one.bin").exists());
     rclone(&["delete", &format!("{remote}dst/sub/two.txt")]);

@@ -53,3 +53,18 @@ fn commands_before_login_get_530_but_info_commands_work() {
     assert_eq!(c.cmd("STAT").code, 211);
     assert_eq!(c.cmd("PASS x").code, 503, "PASS before USER");
 }
+
+#[test]
+fn reconnecting_does_not_reset_the_login_delay() {
+    let s = Server::start(&["--user", "alice", "--pass", "s3cret"]);
+    let mut c = Client::connect(s.addr);
+    assert_eq!(c.cmd("USER alice").code, 331);
+    assert_eq!(c.cmd("PASS wrong").code, 530);
+    drop(c);
+    let mut c = Client::connect(s.addr);
+    assert_eq!(c.cmd("USER alice").code, 331);
+    let t = Instant::now();
+    assert_eq!(c.cmd("PASS wrong").code, 530);
+    assert!(t.elapsed() >= Duration::from_millis(1900), "second failure from this IP waits 2 s: {:?}", t.elapsed());
+    c.login("alice", "s3cret");
+}

@@ -239,3 +239,22 @@ fn stat_and_noop_answer_during_a_transfer() {
     assert_eq!(first.len() + rest.len(), 32 << 20);
     assert_eq!(c.reply().code, 226);
 }
+
+#[test]
+fn epsv_all_refuses_pasv_port_and_eprt_afterwards() {
+    let s = Server::start(&[]);
+    std::fs::write(s.path().join("f"), b"x").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.cmd("EPSV ALL").code, 200);
+    assert_eq!(c.cmd("PASV").code, 503);
+    assert_eq!(c.cmd("PORT 127,0,0,1,200,10").code, 503);
+    assert_eq!(c.cmd("EPRT |1|127.0.0.1|5000|").code, 503);
+    assert_eq!(c.cmd("EPSV 2").code, 522, "IPv6 data on an IPv4 control connection");
+    let port = c.epsv();
+    let mut data = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(c.cmd("RETR f").code, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(c.reply().code, 226);
+    assert_eq!(got, b"x");
+}
