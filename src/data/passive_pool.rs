@@ -60,7 +60,7 @@ impl PassivePool {
             }
             tries += 1;
             let port = self.range.first + idx as u16;
-            match bind_listener(SocketAddr::new(ip, port)) {
+            match listen(SocketAddr::new(ip, port), 8) {
                 Ok(l) => {
                     self.in_use[idx] = true;
                     self.cursor = (idx + 1) % n;
@@ -84,11 +84,16 @@ impl PassivePool {
     }
 }
 
-fn bind_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// Binds a non-blocking listener with `SO_REUSEADDR` (so a port whose last connection is in
+/// TIME_WAIT can be bound again), listening with `backlog`.
+///
+/// # Errors
+/// The bind or listen failed (`AddrInUse` when the port is taken).
+pub fn listen(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;
-    socket.listen(8)?;
+    socket.listen(backlog)?;
     Ok(TcpListener::from_std(socket.into()))
 }
 

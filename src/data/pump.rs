@@ -341,21 +341,25 @@ impl Pump {
     }
 
     fn drive_send(&mut self, now: Instant) {
-        let (Some(socket), Body::Send { data, pos }) = (self.socket.as_mut(), &mut self.body) else { return };
-        while *pos < data.len() {
-            match socket.write(&data[*pos..]) {
-                Ok(0) => return self.fail(TransferOutcome::ConnectionLost("data connection closed")),
-                Ok(n) => {
+        loop {
+            let (Some(socket), Body::Send { data, pos }) = (self.socket.as_mut(), &mut self.body) else { return };
+            if *pos == data.len() {
+                return self.finish(TransferOutcome::Complete { bytes: self.bytes });
+            }
+            match send_some(socket, &data[*pos..]) {
+                Ok(Some(n)) => {
                     *pos += n;
-                    self.bytes += n as u64;
-                    self.last_progress = now;
+                    self.record_progress(n, now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(TransferOutcome::ClosedByPeer { bytes: self.bytes }),
+                Ok(None) => return,
+                Err(lost) => return self.fail(lost.outcome(self.bytes)),
             }
         }
-        self.finish(TransferOutcome::Complete { bytes: self.bytes });
+    }
+
+    fn record_progress(&mut self, n: usize, now: Instant) {
+        self.bytes += n as u64;
+        self.last_progress = now;
     }
 
     fn drive_download(&mut self, now: Instant) {
@@ -380,17 +384,13 @@ impl Pump {
             if *out_pos == out.len() {
                 return;
             }
-            match socket.write(&out[*out_pos..]) {
-                Ok(0) => return self.fail(TransferOutcome::ConnectionLost("data connection closed")),
-                Ok(n) => {
+            match send_some(socket, &out[*out_pos..]) {
+                Ok(Some(n)) => {
                     *out_pos += n;
-                    self.bytes += n as u64;
-                    self.last_progress = now;
+                    self.record_progress(n, now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // The client closed the data connection before the end: a clean abort.
-                Err(_) => return self.fail(TransferOutcome::ClosedByPeer { bytes: self.bytes }),
+                Ok(None) => return,
+                Err(lost) => return self.fail(lost.outcome(self.bytes)),
             }
         }
     }
@@ -430,13 +430,42 @@ impl Pump {
                 }
                 Ok(n) => {
                     *fill_len += n;
-                    self.bytes += n as u64;
-                    self.last_progress = now;
+                    self.record_progress(n, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.fail(TransferOutcome::ConnectionLost("data connection reset by the client")),
             }
+        }
+    }
+}
+
+/// Why a send stopped for good.
+enum SendError {
+    /// The socket accepted nothing (`write` returned 0).
+    Closed,
+    /// The client reset or closed the data connection before the end: a clean abort.
+    ClosedByPeer,
+}
+
+impl SendError {
+    fn outcome(self, bytes: u64) -> TransferOutcome {
+        match self {
+            SendError::Closed => TransferOutcome::ConnectionLost("data connection closed"),
+            SendError::ClosedByPeer => TransferOutcome::ClosedByPeer { bytes },
+        }
+    }
+}
+
+/// Writes what the socket takes now: `Some(n)` bytes, or `None` when it would block.
+fn send_some(socket: &mut TcpStream, data: &[u8]) -> Result<Option<usize>, SendError> {
+    loop {
+        match socket.write(data) {
+            Ok(0) => return Err(SendError::Closed),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(SendError::ClosedByPeer),
         }
     }
 }

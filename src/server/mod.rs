@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
-use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::auth::StaticUser;
 use crate::backend::local::LocalBackend;
@@ -51,7 +50,7 @@ impl Server {
     pub fn bind(config: &Config, limits: Limits) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let mut listener = bind_control(config.addr)?;
+        let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
         let local_addr = listener.local_addr()?;
         poll.registry().register(&mut listener, token::LISTENER, Interest::READABLE)?;
         let mut signals = signal_hook_mio::v1_0::Signals::new([
@@ -97,12 +96,4 @@ impl Server {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
-}
-
-fn bind_control(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(TcpListener::from_std(socket.into()))
 }

@@ -1,7 +1,7 @@
 //! LIST, NLST, MLSD (over the data connection), MLST and STAT with a path (over the control
 //! connection).
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use crate::data::TransferBody;
 use crate::ftp::command::ListArgs;
@@ -13,7 +13,7 @@ use crate::session::Session;
 use crate::vfs::VfsPath;
 
 impl Session {
-    pub(super) fn list(&mut self, args: ListArgs, format: ListFormat, _now: Instant) {
+    pub(super) fn list(&mut self, args: ListArgs, format: ListFormat) {
         if !self.require_data_setup() {
             return;
         }
@@ -22,7 +22,7 @@ impl Session {
         self.start_job(job, Pending::Listing);
     }
 
-    pub(super) fn mlsd(&mut self, arg: &str, _now: Instant) {
+    pub(super) fn mlsd(&mut self, arg: &str) {
         if !self.require_data_setup() {
             return;
         }
