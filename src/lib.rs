@@ -32,6 +32,7 @@ pub mod ftp;
 pub mod logging;
 pub mod server;
 pub mod session;
+pub mod tls;
 pub mod vfs;
 
 #[doc(hidden)]

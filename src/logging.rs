@@ -15,6 +15,9 @@ pub fn init(level: LevelFilter) {
     // Other crates (mio) stay at INFO and above even with -vv.
     builder.filter_level(level.min(LevelFilter::Info));
     builder.filter_module("ftpvfs", level);
+    // rustls warns about harmless client quirks (an IP address as SNI); our own lines name
+    // the client and the TLS error when a handshake fails.
+    builder.filter_module("rustls", LevelFilter::Error);
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }

@@ -36,12 +36,24 @@ fn main() -> ExitCode {
         Ok(l) => l,
         Err(e) => return fail(&e),
     };
-    let server = match Server::bind(&config, limits) {
+    let tls = match &config.tls {
+        None => None,
+        Some((cert, key, policy)) => match ftpvfs::tls::TlsContext::load(cert, key, *policy) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&CliError::Fatal(format!("TLS: {e}"))),
+        },
+    };
+    let server = match Server::bind(&config, limits, tls) {
         Ok(s) => s,
         Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
     };
     let addr = server.local_addr();
-    log::info!("Serving FTP on {addr} (root {})", config.root.display());
+    let mode = match &config.tls {
+        None => "plain FTP",
+        Some((_, _, p)) if p.implicit => "implicit FTPS",
+        Some(_) => "explicit FTPS (AUTH TLS)",
+    };
+    log::info!("Serving FTP on {addr} (root {}, {mode})", config.root.display());
     if !addr.ip().is_loopback() && !config.user_given {
         log::warn!(
             "listening on {addr}, beyond loopback, with no --user: anyone who can reach it may log in as \

@@ -37,6 +37,8 @@ pub struct Config {
     pub vfs: VfsOptions,
     /// Log verbosity from `-v`/`--log-level` (RUST_LOG wins when set).
     pub log_level: LevelFilter,
+    /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
+    pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
 }
 
 impl Config {
@@ -80,7 +82,31 @@ impl Config {
             },
             vfs,
             log_level: log_level(raw),
+            tls: tls_config(raw)?,
         })
+    }
+}
+
+/// `--cert`/`--key` and the TLS policy flags, which need them.
+fn tls_config(raw: &RawArgs) -> Result<Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>, CliError> {
+    let cert = flag_text(raw, "cert").filter(|s| !s.is_empty());
+    let key = flag_text(raw, "key").filter(|s| !s.is_empty());
+    let policy = crate::tls::TlsPolicy {
+        implicit: flag_bool(raw, "implicit-tls"),
+        required: !flag_bool(raw, "tls-optional"),
+        require_reuse: flag_bool(raw, "tls-require-reuse"),
+    };
+    match (cert, key) {
+        (Some(c), Some(k)) => Ok(Some((PathBuf::from(c), PathBuf::from(k), policy))),
+        (None, None) => {
+            for name in ["implicit-tls", "tls-optional", "tls-require-reuse"] {
+                if raw.given(name) {
+                    return Err(CliError::Usage(format!("--{name} needs --cert and --key")));
+                }
+            }
+            Ok(None)
+        }
+        _ => Err(CliError::Usage("--cert and --key must be given together".into())),
     }
 }
 
@@ -280,9 +306,9 @@ mod tests {
     #[test]
     fn later_flags_are_refused_naming_the_flag() {
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
-        raw.values.insert("cert", Value::Text("c.pem".into()));
+        raw.values.insert("auth-proxy", Value::Text("/bin/true".into()));
         match Config::from_args(&raw) {
-            Err(CliError::Usage(m)) => assert!(m.contains("--cert") && m.contains("not supported yet"), "{m}"),
+            Err(CliError::Usage(m)) => assert!(m.contains("--auth-proxy") && m.contains("not supported yet"), "{m}"),
             other => panic!("unexpected {other:?}"),
         }
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };

@@ -68,7 +68,6 @@ const fn flag(
 use Support::{Later, Now, Partly};
 use ValueKind::*;
 
-const TLS: &str = "FTPS (TLS) comes in a later release";
 const PROXY: &str = "the auth proxy comes in a later release";
 const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
 const VFS_CORE: &str = "the VFS directory cache and chunked reader come in a later release";
@@ -81,7 +80,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("auth-proxy", Text, "", "A program to use to create the backend from the auth", Later(PROXY)),
     flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Later(VFS_CORE)),
     flag("cache-dir", Text, "", "Directory rclone will use for caching", Later(CACHE)),
-    flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Later(TLS)),
+    flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
     flag("config", Text, "", "Config file", Later(REMOTES)),
     flag(
         "data-timeout",
@@ -95,7 +94,8 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("file-perms", Mode, "0666", "File permissions", Now),
     flag("gid", Int, "", "Override the gid field set by the filesystem (default: the current gid)", Now),
     flag("idle-timeout", Duration, "5m0s", "[ftpvfs] Close a logged-in session idle this long (0: never)", Now),
-    flag("key", Text, "", "TLS PEM Private key", Later(TLS)),
+    flag("implicit-tls", Bool, "", "[ftpvfs] TLS from the first byte on --addr (as rclone), not AUTH TLS", Now),
+    flag("key", Text, "", "TLS PEM Private key", Now),
     flag("log-level", LogLevel, "NOTICE", "Log level DEBUG|INFO|NOTICE|ERROR", Now),
     flag("login-timeout", Duration, "1m0s", "[ftpvfs] Close a session not logged in this long after connecting", Now),
     flag("max-connections", Int, "10000", "[ftpvfs] Most control connections at once; more get 421", Now),
@@ -108,6 +108,20 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
     flag("rc", Bool, "", "Enable the remote control server", Later(RC)),
     flag("read-only", Bool, "", "Only allow read-only access", Now),
+    flag(
+        "tls-optional",
+        Bool,
+        "",
+        "[ftpvfs] With a certificate, still allow clear-text logins and PROT C transfers",
+        Now,
+    ),
+    flag(
+        "tls-require-reuse",
+        Bool,
+        "",
+        "[ftpvfs] Refuse a TLS data connection that does not resume the control session",
+        Now,
+    ),
     flag("transfers", Int, "4", "Number of file transfers to run in parallel", Later(CACHE)),
     flag("uid", Int, "", "Override the uid field set by the filesystem (default: the current uid)", Now),
     flag("umask", Mode, "", "Override the permission bits set by the filesystem (default: the process umask)", Now),

@@ -57,6 +57,8 @@ pub struct TransferPlan {
     pub via: DataVia,
     /// What to move.
     pub body: TransferBody,
+    /// PROT P: the data connection is TLS (RFC 4217).
+    pub protected: bool,
 }
 
 /// How a transfer ended; the session turns it into the final reply.
@@ -81,4 +83,6 @@ pub enum TransferOutcome {
     ConnectionLost(&'static str),
     /// Storage failed (read error, disk full, commit failed): the storage error's reply.
     Storage(backend::Error),
+    /// TLS on the data connection failed or was refused (no session reuse): 522.
+    TlsRefused(&'static str),
 }

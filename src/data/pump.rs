@@ -10,14 +10,13 @@
 //! and the reactor moves them. A zero-copy path for local files (sendfile/splice) fits in as
 //! another `Body` using `ReadStream::raw_fd`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::time::Instant;
-
-use mio::net::TcpStream;
 
 use crate::backend::{self, ReadStream, WriteStream};
 use crate::data::ascii::{FromCrlf, ToCrlf};
 use crate::data::{TransferBody, TransferOutcome};
+use crate::tls::stream::NetStream;
 
 /// Size of each of a transfer's two buffers.
 pub const BUFFER_SIZE: usize = 256 * 1024;
@@ -165,7 +164,9 @@ pub struct Pump {
     /// disposed of, never applied).
     pub id: u64,
     body: Body,
-    socket: Option<TcpStream>,
+    socket: Option<NetStream>,
+    /// All data is out; the stream is being closed cleanly (TLS close_notify).
+    closing: bool,
     bytes: u64,
     started: Instant,
     last_progress: Instant,
@@ -201,6 +202,7 @@ impl Pump {
             id,
             body,
             socket: None,
+            closing: false,
             bytes: 0,
             started: now,
             last_progress: now,
@@ -233,12 +235,12 @@ impl Pump {
     }
 
     /// The data socket, for registering with the poll.
-    pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
+    pub fn socket_mut(&mut self) -> Option<&mut NetStream> {
         self.socket.as_mut()
     }
 
     /// Attaches the data connection.
-    pub fn attach(&mut self, socket: TcpStream, now: Instant) {
+    pub fn attach(&mut self, socket: NetStream, now: Instant) {
         self.socket = Some(socket);
         self.last_progress = now;
     }
@@ -333,6 +335,9 @@ impl Pump {
         if self.outcome.is_some() {
             return;
         }
+        if self.closing {
+            return self.drive_close();
+        }
         match self.body {
             Body::Send { .. } => self.drive_send(now),
             Body::Download { .. } => self.drive_download(now),
@@ -344,7 +349,7 @@ impl Pump {
         loop {
             let (Some(socket), Body::Send { data, pos }) = (self.socket.as_mut(), &mut self.body) else { return };
             if *pos == data.len() {
-                return self.finish(TransferOutcome::Complete { bytes: self.bytes });
+                return self.begin_close();
             }
             match send_some(socket, &data[*pos..]) {
                 Ok(Some(n)) => {
@@ -354,6 +359,21 @@ impl Pump {
                 Ok(None) => return,
                 Err(lost) => return self.fail(lost.outcome(self.bytes)),
             }
+        }
+    }
+
+    /// Everything was sent: close the stream cleanly, then report completion.
+    fn begin_close(&mut self) {
+        self.closing = true;
+        self.drive_close();
+    }
+
+    fn drive_close(&mut self) {
+        let Some(socket) = self.socket.as_mut() else { return };
+        match socket.close_step() {
+            Ok(false) => {}
+            // Everything was delivered to the socket; a failure to say goodbye changes nothing.
+            Ok(true) | Err(_) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
         }
     }
 
@@ -373,7 +393,7 @@ impl Pump {
                     *out_pos = 0;
                 } else if *eof && stream.is_some() {
                     if self.socket.is_some() {
-                        self.finish(TransferOutcome::Complete { bytes: self.bytes });
+                        self.begin_close();
                     }
                     return;
                 }
@@ -426,7 +446,11 @@ impl Pump {
             match socket.read(&mut fill[*fill_len..]) {
                 Ok(0) => {
                     *eof = true;
-                    self.socket = None;
+                    // Answer the client's close_notify (TLS) before closing; one small record,
+                    // sent best effort: the data is complete whatever happens to it.
+                    if let Some(mut socket) = self.socket.take() {
+                        let _ = socket.close_step();
+                    }
                 }
                 Ok(n) => {
                     *fill_len += n;
@@ -434,7 +458,12 @@ impl Pump {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(TransferOutcome::ConnectionLost("data connection reset by the client")),
+                Err(e) => {
+                    return self.fail(
+                        tls_failure(&e)
+                            .unwrap_or(TransferOutcome::ConnectionLost("data connection reset by the client")),
+                    )
+                }
             }
         }
     }
@@ -446,6 +475,8 @@ enum SendError {
     Closed,
     /// The client reset or closed the data connection before the end: a clean abort.
     ClosedByPeer,
+    /// TLS failed or was refused on the data connection.
+    Tls(TransferOutcome),
 }
 
 impl SendError {
@@ -453,19 +484,35 @@ impl SendError {
         match self {
             SendError::Closed => TransferOutcome::ConnectionLost("data connection closed"),
             SendError::ClosedByPeer => TransferOutcome::ClosedByPeer { bytes },
+            SendError::Tls(outcome) => outcome,
         }
     }
 }
 
+/// The outcome for a TLS failure on the data connection, if `e` is one.
+fn tls_failure(e: &io::Error) -> Option<TransferOutcome> {
+    match e.kind() {
+        io::ErrorKind::InvalidData => {
+            log::info!("TLS on a data connection failed: {e}");
+            Some(TransferOutcome::TlsRefused("TLS negotiation on the data connection failed"))
+        }
+        io::ErrorKind::PermissionDenied => {
+            log::info!("refused a data connection: {e}");
+            Some(TransferOutcome::TlsRefused("the data connection must resume the control connection's TLS session"))
+        }
+        _ => None,
+    }
+}
+
 /// Writes what the socket takes now: `Some(n)` bytes, or `None` when it would block.
-fn send_some(socket: &mut TcpStream, data: &[u8]) -> Result<Option<usize>, SendError> {
+fn send_some(socket: &mut NetStream, data: &[u8]) -> Result<Option<usize>, SendError> {
     loop {
         match socket.write(data) {
             Ok(0) => return Err(SendError::Closed),
             Ok(n) => return Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(SendError::ClosedByPeer),
+            Err(e) => return Err(tls_failure(&e).map_or(SendError::ClosedByPeer, SendError::Tls)),
         }
     }
 }

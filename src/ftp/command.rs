@@ -65,6 +65,10 @@ pub enum Command {
     Allo,
     /// APPEND (with create) (RFC 959 §4.1.3).
     Appe(String),
+    /// AUTHENTICATION/SECURITY MECHANISM (RFC 2228 §3, RFC 4217 §4): `TLS`, `SSL`, ...
+    Auth(String),
+    /// CLEAR COMMAND CHANNEL (RFC 2228 §3); refused (it would expose later commands).
+    Ccc,
     /// CHANGE TO PARENT DIRECTORY (RFC 959 §4.1.1); also XCUP (RFC 775).
     Cdup,
     /// CHANGE WORKING DIRECTORY (RFC 959 §4.1.1); also XCWD.
@@ -101,6 +105,10 @@ pub enum Command {
     Opts(OptsArg),
     /// PASSWORD (RFC 959 §4.1.1); secret, never logged.
     Pass(Secret<String>),
+    /// PROTECTION BUFFER SIZE (RFC 2228 §3, RFC 4217 §8): always 0 over TLS.
+    Pbsz(String),
+    /// DATA CHANNEL PROTECTION LEVEL (RFC 2228 §3, RFC 4217 §9): `C` or `P`.
+    Prot(String),
     /// PASSIVE (RFC 959 §4.1.2).
     Pasv,
     /// DATA PORT (RFC 959 §4.1.2).
@@ -145,6 +153,8 @@ impl Command {
             Command::Acct => "ACCT",
             Command::Allo => "ALLO",
             Command::Appe(_) => "APPE",
+            Command::Auth(_) => "AUTH",
+            Command::Ccc => "CCC",
             Command::Cdup => "CDUP",
             Command::Cwd(_) => "CWD",
             Command::Dele(_) => "DELE",
@@ -164,6 +174,8 @@ impl Command {
             Command::Opts(_) => "OPTS",
             Command::Pass(_) => "PASS",
             Command::Pasv => "PASV",
+            Command::Pbsz(_) => "PBSZ",
+            Command::Prot(_) => "PROT",
             Command::Port(_) => "PORT",
             Command::Pwd => "PWD",
             Command::Quit => "QUIT",
@@ -199,7 +211,10 @@ impl Command {
             | Command::Rnto(p)
             | Command::Size(p)
             | Command::Stor(p)
-            | Command::User(p) => Some(p.clone()),
+            | Command::User(p)
+            | Command::Auth(p)
+            | Command::Pbsz(p)
+            | Command::Prot(p) => Some(p.clone()),
             Command::Help(p) | Command::Mlsd(p) | Command::Mlst(p) | Command::Stat(p) => {
                 (!p.is_empty()).then(|| p.clone())
             }
@@ -236,7 +251,8 @@ impl Command {
             Command::Type(TransferType::Image) => Some("I".into()),
             Command::Mode => Some("S".into()),
             Command::Stru => Some("F".into()),
-            Command::Abor
+            Command::Ccc
+            | Command::Abor
             | Command::Acct
             | Command::Allo
             | Command::Cdup
@@ -258,9 +274,9 @@ impl Command {
 /// Verbs that exist (RFC 959, 2228, 2389, 2428, 3659, 775, common extensions) but are not
 /// implemented: they get 502 rather than 500.
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
-    "ADAT", "AUTH", "AVBL", "CCC", "CLNT", "CONF", "CSID", "DSIZ", "ENC", "HASH", "HOST", "LANG", "LPRT", "LPSV",
-    "MFCT", "MFF", "MIC", "MLSX", "PBSZ", "PROT", "REIN", "RMDA", "SITE", "SMNT", "SPSV", "THMB", "XCRC", "XMD5",
-    "XRCP", "XRSQ", "XRSU", "XSEM", "XSEN", "XSHA1", "XSHA256",
+    "ADAT", "AVBL", "CLNT", "CONF", "CSID", "DSIZ", "ENC", "HASH", "HOST", "LANG", "LPRT", "LPSV", "MFCT", "MFF",
+    "MIC", "MLSX", "REIN", "RMDA", "SITE", "SMNT", "SPSV", "THMB", "XCRC", "XMD5", "XRCP", "XRSQ", "XRSU", "XSEM",
+    "XSEN", "XSHA1", "XSHA256",
 ];
 
 /// Splits a line into its upper-cased verb and raw argument bytes.
@@ -310,6 +326,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "ACCT" => Command::Acct,
         "ALLO" => Command::Allo,
         "APPE" => Command::Appe(req()?),
+        "AUTH" => Command::Auth(req()?.trim().to_ascii_uppercase()),
+        "CCC" => no_arg(Command::Ccc)?,
         "CDUP" | "XCUP" => no_arg(Command::Cdup)?,
         "CWD" | "XCWD" => Command::Cwd(req()?),
         "DELE" => Command::Dele(req()?),
@@ -337,6 +355,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         // An empty password is a password (anonymous logins send anything, some nothing).
         "PASS" => Command::Pass(Secret::new(opt_arg.to_string())),
         "PASV" => no_arg(Command::Pasv)?,
+        "PBSZ" => Command::Pbsz(req()?.trim().to_string()),
+        "PROT" => Command::Prot(req()?.trim().to_ascii_uppercase()),
         "PORT" => Command::Port(args::host_port(&req()?)?),
         "PWD" | "XPWD" => no_arg(Command::Pwd)?,
         "QUIT" => no_arg(Command::Quit)?,

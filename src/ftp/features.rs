@@ -3,10 +3,14 @@
 use crate::ftp::listing::MLST_FACTS;
 use crate::ftp::reply::{Reply, ReplyCode};
 
-/// The FEAT reply: one extension per line, each starting with a space.
-pub fn feat_reply() -> Reply {
+/// The FEAT reply: one extension per line, each starting with a space; `tls` adds AUTH TLS,
+/// PBSZ and PROT (RFC 4217 §6).
+pub fn feat_reply(tls: bool) -> Reply {
     let mlst: String = MLST_FACTS.iter().map(|f| format!("{f}*;")).collect();
     let mut lines = vec!["Extensions supported:".to_string()];
+    if tls {
+        lines.extend([" AUTH TLS".to_string(), " AUTH SSL".to_string(), " PBSZ".to_string(), " PROT".to_string()]);
+    }
     for feat in ["EPRT", "EPSV", "MDTM", "MFMT", &format!("MLST {mlst}"), "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
     {
         lines.push(format!(" {feat}"));
@@ -17,10 +21,10 @@ pub fn feat_reply() -> Reply {
 
 /// Every implemented verb, for HELP.
 pub const VERBS: &[&str] = &[
-    "ABOR", "ACCT", "ALLO", "APPE", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HELP", "LIST", "MDTM", "MFMT",
-    "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS", "PASS", "PASV", "PORT", "PWD", "QUIT", "REST", "RETR",
-    "RMD", "RNFR", "RNTO", "SIZE", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE", "USER", "XCUP", "XCWD", "XMKD",
-    "XPWD", "XRMD",
+    "ABOR", "ACCT", "ALLO", "APPE", "AUTH", "CCC", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HELP", "LIST",
+    "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS", "PASS", "PASV", "PBSZ", "PORT", "PROT",
+    "PWD", "QUIT", "REST", "RETR", "RMD", "RNFR", "RNTO", "SIZE", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE",
+    "USER", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
 ];
 
 /// The HELP reply, for all verbs or one.
@@ -47,7 +51,12 @@ mod tests {
 
     #[test]
     fn feat_lists_extensions_with_a_leading_space() {
-        let wire = feat_reply().to_wire();
+        let wire = feat_reply(false).to_wire();
+        assert!(!wire.contains("AUTH"));
+        let tls = feat_reply(true).to_wire();
+        for f in ["\r\n AUTH TLS\r\n", "\r\n PBSZ\r\n", "\r\n PROT\r\n"] {
+            assert!(tls.contains(f), "{f:?} in {tls:?}");
+        }
         assert!(wire.starts_with("211-Extensions supported:\r\n"));
         assert!(wire.contains("\r\n MLST type*;size*;modify*;perm*;unix.mode*;\r\n"));
         assert!(wire.contains("\r\n UTF8\r\n"));

@@ -39,6 +39,8 @@ pub enum ReplyCode {
     EnteringExtendedPassive = 229,
     /// 230: logged in.
     LoggedIn = 230,
+    /// 234: security mechanism accepted, start the handshake (RFC 2228).
+    AuthOk = 234,
     /// 250: requested file action completed.
     FileActionOk = 250,
     /// 257: "PATH" created / is the current directory.
@@ -71,8 +73,16 @@ pub enum ReplyCode {
     NotImplementedForParam = 504,
     /// 522: network protocol not supported (RFC 2428).
     ProtocolNotSupported = 522,
+    /// 521: data connection cannot be opened with this PROT setting (RFC 4217).
+    ProtRequired = 521,
+    /// 522: (data connection) TLS negotiation failed or was refused (RFC 4217 §10).
+    TlsNegotiationFailed = 5220,
     /// 530: not logged in.
     NotLoggedIn = 530,
+    /// 534: request denied for policy reasons (RFC 2228).
+    RequestDenied = 534,
+    /// 536: requested PROT level not supported (RFC 2228).
+    ProtLevelNotSupported = 536,
     /// 550: file unavailable (not found, no access, read-only).
     FileUnavailable = 550,
     /// 553: file name not allowed.
@@ -82,7 +92,11 @@ pub enum ReplyCode {
 impl ReplyCode {
     /// The three-digit number.
     pub fn number(self) -> u16 {
-        self as u16
+        match self {
+            // RFC 2428 and RFC 4217 both define 522; one variant each keeps the names honest.
+            ReplyCode::TlsNegotiationFailed => 522,
+            other => other as u16,
+        }
     }
 }
 

@@ -7,7 +7,7 @@
 //! read or written until it would block, or until a bound says stop (then `process` retries
 //! when the bound lifts).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +22,8 @@ use crate::ftp::line::{Frame, LineFramer};
 use crate::server::token::{self, ConnId, Kind};
 use crate::server::workers::{Task, Workers};
 use crate::session::{Action, JobResult, Session, Shared};
+use crate::tls::stream::NetStream;
+use crate::tls::TlsContext;
 
 /// What connections share: the poll registry, the passive ports, the workers, a read buffer.
 pub struct Ctx {
@@ -37,6 +39,8 @@ pub struct Ctx {
     pub scratch: Vec<u8>,
     /// The next transfer id.
     pub next_pump_id: u64,
+    /// FTPS, when `--cert`/`--key` are given (swapped on SIGHUP).
+    pub tls: Option<TlsContext>,
 }
 
 struct PassiveListener {
@@ -49,7 +53,15 @@ struct PassiveListener {
 pub struct Connection {
     /// Slot and generation.
     pub id: ConnId,
-    control: TcpStream,
+    control: NetStream,
+    /// This session's TLS resumption token (see `tls::stream`).
+    tls_token: [u8; 16],
+    /// AUTH TLS was answered; TLS starts once the 234 is flushed.
+    start_tls_pending: bool,
+    /// TLS records not yet on the wire (the control is not finished until they are).
+    control_unflushed: bool,
+    /// The running transfer's data connection is to be TLS (PROT P).
+    transfer_protected: bool,
     peer: SocketAddr,
     local: SocketAddr,
     framer: LineFramer,
@@ -86,9 +98,19 @@ impl Connection {
             Interest::READABLE | Interest::WRITABLE,
         )?;
         let session = Session::new(ctx.shared.clone(), peer, local, now);
+        let tls_token = crate::tls::new_session_token();
+        let mut control = NetStream::plain(control);
+        if let Some(tls) = ctx.tls.as_ref().filter(|t| t.policy.implicit) {
+            let conn = rustls::ServerConnection::new(tls.config.clone()).map_err(io::Error::other)?;
+            control.start_tls(conn, tls_token, false);
+        }
         let mut c = Connection {
             id,
             control,
+            tls_token,
+            start_tls_pending: false,
+            control_unflushed: false,
+            transfer_protected: false,
             peer,
             local,
             framer: LineFramer::new(ctx.shared.limits.max_line),
@@ -118,7 +140,7 @@ impl Connection {
         if self.write_failed {
             return true;
         }
-        let flushed = self.out_pos >= self.out.len();
+        let flushed = self.out_pos >= self.out.len() && !self.control_unflushed;
         let session_done = self.session.is_closed();
         let client_gone = self.read_closed && self.session.is_idle() && !self.framer.has_line();
         flushed && (session_done || client_gone)
@@ -182,7 +204,7 @@ impl Connection {
                 }
             }
             Kind::Passive => self.accept_data(ctx, now),
-            Kind::Data => self.on_data_ready(now),
+            Kind::Data => self.on_data_ready(ctx, now),
         }
         self.process(ctx, now);
     }
@@ -250,12 +272,10 @@ impl Connection {
                         return;
                     }
                     let _ = stream.set_nodelay(true);
-                    match self.pump.as_mut() {
-                        Some(pump) if !pump.connected() => {
-                            pump.attach(stream, now);
-                            pump.drive(now);
-                        }
-                        _ => self.early_data = Some((stream, now + ctx.shared.limits.data_timeout)),
+                    if self.pump.as_ref().is_some_and(|p| !p.connected()) {
+                        self.attach_data(stream, ctx, now);
+                    } else {
+                        self.early_data = Some((stream, now + ctx.shared.limits.data_timeout));
                     }
                     return;
                 }
@@ -269,13 +289,35 @@ impl Connection {
         }
     }
 
-    fn on_data_ready(&mut self, now: Instant) {
+    /// Puts the data connection under the pump, as TLS when the transfer is protected.
+    fn attach_data(&mut self, tcp: TcpStream, ctx: &Ctx, now: Instant) {
+        let mut stream = NetStream::plain(tcp);
+        if self.transfer_protected {
+            let Some(tls) = ctx.tls.as_ref() else { return };
+            match rustls::ServerConnection::new(tls.config.clone()) {
+                Ok(conn) => stream.start_tls(conn, self.tls_token, tls.policy.require_reuse),
+                Err(e) => {
+                    log::warn!("{}: cannot start TLS on the data connection: {e}", self.peer);
+                    if let Some(p) = self.pump.as_mut() {
+                        p.fail(TransferOutcome::TlsRefused("TLS could not be started on the data connection"));
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some(p) = self.pump.as_mut() {
+            p.attach(stream, now);
+            p.drive(now);
+        }
+    }
+
+    fn on_data_ready(&mut self, ctx: &Ctx, now: Instant) {
         if let Some(sock) = self.connecting.as_ref() {
             match active::connect_result(sock) {
                 Ok(false) => return,
                 Ok(true) => {
-                    if let (Some(sock), Some(pump)) = (self.connecting.take(), self.pump.as_mut()) {
-                        pump.attach(sock, now);
+                    if let Some(sock) = self.connecting.take() {
+                        self.attach_data(sock, ctx, now);
                     }
                 }
                 Err(e) => {
@@ -330,7 +372,35 @@ impl Connection {
                     p.fail(TransferOutcome::Aborted);
                 }
             }
+            Action::StartTls => {
+                // SECURITY: whatever the client pipelined behind AUTH TLS was sent in clear
+                // text before the handshake and is discarded, never executed.
+                if self.framer.buffered() > 0 {
+                    log::warn!("{}: discarded {} bytes pipelined behind AUTH TLS", self.peer, self.framer.buffered());
+                }
+                self.framer = LineFramer::new(ctx.shared.limits.max_line);
+                self.start_tls_pending = true;
+            }
             Action::Close => {}
+        }
+    }
+
+    /// Starts TLS on the control connection once the 234 reply is on the wire.
+    fn maybe_start_tls(&mut self, ctx: &Ctx) {
+        if !self.start_tls_pending || self.out_pos < self.out.len() {
+            return;
+        }
+        self.start_tls_pending = false;
+        let Some(tls) = ctx.tls.as_ref() else { return };
+        match rustls::ServerConnection::new(tls.config.clone()) {
+            Ok(conn) => {
+                self.control.start_tls(conn, self.tls_token, false);
+                self.control_readable = true;
+            }
+            Err(e) => {
+                log::warn!("{}: cannot start TLS: {e}", self.peer);
+                self.write_failed = true;
+            }
         }
     }
 
@@ -338,10 +408,15 @@ impl Connection {
         let id = ctx.next_pump_id;
         ctx.next_pump_id += 1;
         let mut pump = Pump::new(id, plan.body, now);
+        self.transfer_protected = plan.protected;
+        if plan.protected && ctx.tls.is_none() {
+            pump.fail(TransferOutcome::TlsRefused("TLS is not configured"));
+        }
+        let mut early = None;
         match plan.via {
             DataVia::Passive => {
                 if let Some((stream, _)) = self.early_data.take() {
-                    pump.attach(stream, now);
+                    early = Some(stream);
                 } else if self.passive.is_none() {
                     pump.fail(TransferOutcome::NoConnection("the passive port timed out; send PASV again"));
                 }
@@ -365,6 +440,9 @@ impl Connection {
         }
         pump.drive(now);
         self.pump = Some(pump);
+        if let Some(stream) = early {
+            self.attach_data(stream, ctx, now);
+        }
     }
 
     /// Submits the pump's tasks and reports its end to the session. True if anything moved.
@@ -396,7 +474,9 @@ impl Connection {
                 progressed = true;
             }
             let backlog = self.out.len() - self.out_pos;
+            self.maybe_start_tls(ctx);
             if self.control_readable
+                && !self.start_tls_pending
                 && !self.read_closed
                 && self.framer.buffered() < limits_input
                 && backlog < limits_output
@@ -448,7 +528,10 @@ impl Connection {
                     return got;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
+                    if self.control.is_tls() && e.kind() == io::ErrorKind::InvalidData {
+                        log::info!("{}: TLS on the control connection failed: {e}", self.peer);
+                    }
                     self.read_closed = true;
                     self.write_failed = true;
                     return got;
@@ -478,6 +561,16 @@ impl Connection {
             // Give the memory back: idle sessions hold no buffer.
             self.out = Vec::new();
             self.out_pos = 0;
+        }
+        let step = if self.session.is_closed() && self.out.is_empty() {
+            // Say goodbye properly over TLS (close_notify) before the socket closes.
+            self.control.close_step()
+        } else {
+            self.control.flush_step()
+        };
+        match step {
+            Ok(done) => self.control_unflushed = !done,
+            Err(_) => self.write_failed = true,
         }
     }
 }

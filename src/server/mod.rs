@@ -21,6 +21,7 @@ use crate::backend::local::LocalBackend;
 use crate::cli::Config;
 use crate::data::passive_pool::PassivePool;
 use crate::session::Shared;
+use crate::tls::TlsContext;
 use crate::vfs::Vfs;
 use connection::{Connection, Ctx};
 use limits::Limits;
@@ -43,11 +44,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the control listener and starts the workers.
+    /// Binds the control listener and starts the workers; `tls` enables FTPS.
     ///
     /// # Errors
     /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
-    pub fn bind(config: &Config, limits: Limits) -> io::Result<Server> {
+    pub fn bind(config: &Config, limits: Limits, tls: Option<TlsContext>) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
@@ -68,6 +69,7 @@ impl Server {
             public_ip: config.public_ip,
             limits,
             login_failures: Default::default(),
+            tls: tls.as_ref().map(|t| t.policy),
         });
         let ctx = Ctx {
             registry: poll.registry().try_clone()?,
@@ -76,6 +78,7 @@ impl Server {
             shared,
             scratch: vec![0; 16 * 1024],
             next_pump_id: 1,
+            tls,
         };
         Ok(Server {
             poll,

@@ -44,11 +44,7 @@ impl Server {
                     token::SIGNALS => {
                         for signal in self.signals.pending() {
                             match signal {
-                                signal_hook::consts::SIGHUP => {
-                                    log::info!(
-                                        "SIGHUP: no directory cache to flush (cache mode off reads the disk directly)"
-                                    )
-                                }
+                                signal_hook::consts::SIGHUP => self.on_sighup(),
                                 _ if shutdown_deadline.is_some() => {
                                     log::warn!("second stop signal: exiting now");
                                     return Ok(());
@@ -182,6 +178,18 @@ impl Server {
                         self.after(conn.slot);
                     }
                 }
+            }
+        }
+    }
+
+    /// SIGHUP: re-read the TLS certificate and key (a bad new file keeps the old ones). There is
+    /// no directory cache to flush in cache mode off.
+    fn on_sighup(&mut self) {
+        log::info!("SIGHUP: no directory cache to flush (cache mode off reads the disk directly)");
+        if let Some(tls) = self.ctx.tls.as_mut() {
+            match tls.reload() {
+                Ok(()) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
+                Err(e) => log::error!("SIGHUP: keeping the old TLS certificate: {e}"),
             }
         }
     }

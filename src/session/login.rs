@@ -14,6 +14,11 @@ use crate::vfs::VfsPath;
 
 impl Session {
     pub(super) fn user(&mut self, user: String) {
+        if self.tls_required() && !self.tls_active {
+            // SECURITY: credentials never travel in clear text when a certificate is configured.
+            self.reply(ReplyCode::NotLoggedIn, "TLS required: send AUTH TLS before logging in");
+            return;
+        }
         // USER while logged in starts a new login (RFC 959 allows a change of user).
         self.phase = Phase::AwaitPass { user };
         self.cwd = VfsPath::root();

@@ -18,6 +18,7 @@ mod listing;
 mod login;
 mod navigate;
 pub mod state;
+mod tls;
 mod transfer;
 
 use std::collections::VecDeque;
@@ -48,6 +49,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Failed logins per client IP, across sessions.
     pub login_failures: crate::auth::failures::LoginFailures,
+    /// TLS policy when a certificate is configured; `None` means no FTPS.
+    pub tls: Option<crate::tls::TlsPolicy>,
 }
 
 /// Something the reactor must do for a session.
@@ -65,6 +68,9 @@ pub enum Action {
     StartTransfer(TransferPlan),
     /// Stop the transfer in progress; `on_transfer_done(Aborted)` follows.
     AbortTransfer,
+    /// Flush the replies sent so far (the 234), discard any input already read, and start TLS
+    /// on the control connection.
+    StartTls,
     /// Flush the replies sent so far, then close the control connection.
     Close,
 }
@@ -100,6 +106,12 @@ pub struct Session {
     quit_after_transfer: bool,
     shutdown_after_busy: bool,
     transfer_bytes: u64,
+    /// The control connection is (or is becoming) TLS.
+    tls_active: bool,
+    /// PBSZ was given since AUTH.
+    pbsz_done: bool,
+    /// PROT P: data connections are TLS.
+    prot_private: bool,
     closed: bool,
 }
 
@@ -126,8 +138,17 @@ impl Session {
             quit_after_transfer: false,
             shutdown_after_busy: false,
             transfer_bytes: 0,
+            tls_active: false,
+            pbsz_done: false,
+            prot_private: false,
             closed: false,
         };
+        if s.shared.tls.is_some_and(|p| p.implicit) {
+            // Implicit FTPS: TLS from the first byte, data protected by default.
+            s.tls_active = true;
+            s.pbsz_done = true;
+            s.prot_private = true;
+        }
         s.reply(ReplyCode::ServiceReady, format!("ftpvfs {} ready", env!("CARGO_PKG_VERSION")));
         s
     }
@@ -276,7 +297,11 @@ impl Session {
             | Command::Feat
             | Command::Opts(_)
             | Command::Help(_)
-            | Command::Acct => Ok(()),
+            | Command::Acct
+            | Command::Auth(_)
+            | Command::Pbsz(_)
+            | Command::Prot(_)
+            | Command::Ccc => Ok(()),
             Command::Stat(p) if p.is_empty() => Ok(()),
             _ => Err(Reply::new(ReplyCode::NotLoggedIn, "Please login with USER and PASS")),
         }
@@ -290,7 +315,11 @@ impl Session {
             Command::Quit => self.quit(),
             Command::Noop => self.reply(ReplyCode::CommandOk, "OK"),
             Command::Syst => self.reply(ReplyCode::SystemType, "UNIX Type: L8"),
-            Command::Feat => self.reply_with(crate::ftp::features::feat_reply()),
+            Command::Feat => self.reply_with(crate::ftp::features::feat_reply(self.shared.tls.is_some())),
+            Command::Auth(m) => self.auth(&m),
+            Command::Pbsz(n) => self.pbsz(&n),
+            Command::Prot(l) => self.prot(&l),
+            Command::Ccc => self.ccc(),
             Command::Help(t) => self.reply_with(crate::ftp::features::help_reply(&t)),
             Command::Opts(o) => self.opts(o),
             Command::Allo => self.reply(ReplyCode::Superfluous, "ALLO not needed"),

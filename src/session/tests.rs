@@ -27,6 +27,7 @@ impl Harness {
             public_ip: None,
             limits: Limits::default(),
             login_failures: Default::default(),
+            tls: None,
         });
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();
@@ -54,7 +55,7 @@ impl Harness {
                 Action::OpenPassive => self.session.on_passive_ready(Ok("127.0.0.1:30000".parse().unwrap())),
                 Action::StartTransfer(_) => out.push("transfer".into()),
                 Action::AbortTransfer => self.session.on_transfer_done(crate::data::TransferOutcome::Aborted, self.now),
-                Action::DropDataConnection => {}
+                Action::DropDataConnection | Action::StartTls => {}
                 Action::Close => out.push("close".into()),
             }
         }

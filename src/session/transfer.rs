@@ -22,6 +22,11 @@ use crate::vfs::VfsPath;
 impl Session {
     /// True when PASV/EPSV/PORT/EPRT came first; otherwise replies 425.
     pub(super) fn require_data_setup(&mut self) -> bool {
+        if self.tls_required() && !self.prot_private {
+            self.restart_at = 0;
+            self.reply(ReplyCode::ProtRequired, "Data connections must be encrypted: send PBSZ 0 and PROT P");
+            return false;
+        }
         if self.data == DataSetup::None {
             self.restart_at = 0;
             self.reply(ReplyCode::CantOpenData, "Use PORT, EPRT, PASV or EPSV first");
@@ -111,7 +116,8 @@ impl Session {
         self.reply(ReplyCode::FileStatusOk, text);
         self.transfer_bytes = 0;
         self.busy = Busy::Transfer(kind);
-        self.actions.push_back(Action::StartTransfer(TransferPlan { via, body }));
+        let protected = self.prot_private;
+        self.actions.push_back(Action::StartTransfer(TransferPlan { via, body, protected }));
     }
 
     /// ABOR with no transfer running (RFC 959: 226, nothing to abort).
@@ -182,6 +188,7 @@ impl Session {
                 self.reply(ReplyCode::TransferAborted, format!("{why}; transfer aborted"))
             }
             TransferOutcome::Storage(e) => self.storage_error(&e),
+            TransferOutcome::TlsRefused(why) => self.reply(ReplyCode::TlsNegotiationFailed, why),
         }
     }
 }

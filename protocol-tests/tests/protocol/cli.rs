@@ -36,8 +36,7 @@ fn unknown_flags_and_bad_values_give_one_line_and_exit_2() {
 #[test]
 fn flags_of_later_releases_are_refused_by_name() {
     for (args, name) in [
-        (&["--cert", "c.pem", "--key", "k.pem"][..], "--cert"),
-        (&["--auth-proxy", "/bin/true"], "--auth-proxy"),
+        (&["--auth-proxy", "/bin/true"][..], "--auth-proxy"),
         (&["--vfs-cache-mode", "writes"], "--vfs-cache-mode writes"),
         (&["--dir-cache-time", "1m"], "--dir-cache-time"),
     ] {
@@ -57,4 +56,17 @@ fn serving_line_shows_the_real_port_and_cache_mode_off_is_accepted() {
     let s = Server::start(&["--vfs-cache-mode", "off", "--umask", "022", "--uid", "0", "-v"]);
     assert_ne!(s.addr.port(), 0);
     assert!(s.log().contains(&format!("Serving FTP on {}", s.addr)));
+}
+
+#[test]
+fn tls_flags_are_checked_before_serving() {
+    let (code, _, err) = run_cli(&["serve", "/tmp", "--cert", "c.pem"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--cert and --key must be given together"), "{err}");
+    let (code, _, err) = run_cli(&["serve", "/tmp", "--implicit-tls"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--implicit-tls needs --cert and --key"), "{err}");
+    let (code, _, err) = run_cli(&["serve", "/tmp", "--cert", "/nonexistent/c.pem", "--key", "/nonexistent/k.pem"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.starts_with("ftpvfs: TLS: /nonexistent/c.pem"), "{err}");
 }

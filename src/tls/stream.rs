@@ -1,0 +1,196 @@
+//! `NetStream`: a non-blocking TCP stream, in clear text or with a rustls server session on
+//! top, with the same read/write contract as a plain socket (`WouldBlock` when it must wait), so
+//! the control channel and the transfer pump need not know which it is. AUTH TLS upgrades a
+//! clear stream in place.
+//!
+//! TLS notes: a write goes into rustls' buffer only when the previous records reached the wire
+//! (so memory stays bounded); `close_step` sends close_notify and flushes it; a peer that closes
+//! the TCP connection without close_notify reads as end of file (vsftpd's default, for the
+//! clients that do this), logged at debug.
+
+use std::io::{self, Read, Write};
+
+use mio::net::TcpStream;
+use rustls::ServerConnection;
+
+/// Most plaintext handed to rustls per write (one batch of records).
+const TLS_WRITE_CHUNK: usize = 64 * 1024;
+
+/// A control or data connection.
+pub struct NetStream {
+    tcp: TcpStream,
+    tls: Option<Box<TlsLayer>>,
+}
+
+struct TlsLayer {
+    conn: ServerConnection,
+    /// For data connections under `--tls-require-reuse`: the resumption data the handshake must
+    /// carry (the control session's token).
+    must_resume: Option<[u8; 16]>,
+    checked: bool,
+    close_sent: bool,
+}
+
+impl NetStream {
+    /// A clear-text stream.
+    pub fn plain(tcp: TcpStream) -> NetStream {
+        NetStream { tcp, tls: None }
+    }
+
+    /// Puts TLS on this stream from now on. `token` is written into the tickets this session
+    /// issues; `must_resume` (data connections) demands that the handshake resumed a session
+    /// carrying it.
+    pub fn start_tls(&mut self, mut conn: ServerConnection, token: [u8; 16], must_resume: bool) {
+        conn.set_resumption_data(&token);
+        self.tls = Some(Box::new(TlsLayer {
+            conn,
+            must_resume: must_resume.then_some(token),
+            checked: false,
+            close_sent: false,
+        }));
+    }
+
+    /// The TCP socket (for poll registration and addresses).
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// The TCP socket, mutably.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        &mut self.tcp
+    }
+
+    /// Whether this stream is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Reads plaintext. `Ok(0)` is end of stream; `WouldBlock` means wait for readiness.
+    ///
+    /// # Errors
+    /// Socket errors; `InvalidData` for a TLS failure (bad handshake, bad record, refused ALPN);
+    /// `PermissionDenied` when `--tls-require-reuse` is not met.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else { return self.tcp.read(buf) };
+        loop {
+            match tls.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    log::debug!("TLS peer closed without close_notify; treating it as end of data");
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+            if !tls.pull(&mut self.tcp)? {
+                // TCP end of file: whatever rustls still holds, then the end.
+                return Ok(tls.conn.reader().read(buf).unwrap_or(0));
+            }
+        }
+    }
+
+    /// Writes plaintext; `Ok(n)` may be less than `buf.len()`.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read).
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else { return self.tcp.write(buf) };
+        if !tls.flush(&mut self.tcp)? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if tls.conn.is_handshaking() {
+            // Drive the handshake from the read side; data waits until it is done.
+            match tls.pull(&mut self.tcp) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::ConnectionAborted.into()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if tls.conn.is_handshaking() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+        tls.check_resumption()?;
+        let n = tls.conn.writer().write(&buf[..buf.len().min(TLS_WRITE_CHUNK)])?;
+        tls.flush(&mut self.tcp)?;
+        Ok(n)
+    }
+
+    /// Pushes buffered TLS records to the socket; true when nothing is left to send.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn flush_step(&mut self) -> io::Result<bool> {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.flush(&mut self.tcp),
+        }
+    }
+
+    /// Ends the stream cleanly: for TLS, sends close_notify (once) and flushes; true when done.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn close_step(&mut self) -> io::Result<bool> {
+        let Some(tls) = self.tls.as_mut() else { return Ok(true) };
+        if !tls.close_sent {
+            tls.conn.send_close_notify();
+            tls.close_sent = true;
+        }
+        tls.flush(&mut self.tcp)
+    }
+}
+
+impl TlsLayer {
+    /// Sends what rustls has queued; true when all of it went out.
+    fn flush(&mut self, tcp: &mut TcpStream) -> io::Result<bool> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(tcp) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads TLS records from the socket and processes them. `Ok(false)` at TCP end of file.
+    fn pull(&mut self, tcp: &mut TcpStream) -> io::Result<bool> {
+        loop {
+            match self.conn.read_tls(tcp) {
+                Ok(0) => return Ok(false),
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Err(e) = self.conn.process_new_packets() {
+            // Send the alert rustls queued, then fail.
+            let _ = self.flush(tcp);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+        }
+        self.check_resumption()?;
+        // Handshake replies go out at once.
+        self.flush(tcp)?;
+        Ok(true)
+    }
+
+    /// SECURITY: under `--tls-require-reuse` a data connection must have resumed a session
+    /// whose tickets carry this control session's token; another client cannot have one.
+    fn check_resumption(&mut self) -> io::Result<()> {
+        if self.checked || self.conn.is_handshaking() {
+            return Ok(());
+        }
+        self.checked = true;
+        if let Some(token) = self.must_resume {
+            if self.conn.received_resumption_data() != Some(&token[..]) {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "the data connection did not resume the control connection's TLS session",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
