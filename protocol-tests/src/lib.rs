@@ -174,3 +174,32 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 pub fn have(program: &str) -> bool {
     Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
 }
+
+/// A fresh self-signed certificate and key (PEM) for `cn` in `dir`, made with the openssl CLI;
+/// returns (cert path, key path).
+pub fn make_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={cn}"), "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed (the README's test command installs it)");
+    assert!(status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// Runs a Python 3 script; asserts it succeeded and returns its stdout.
+pub fn python(script: &str) -> String {
+    let out = Command::new("python3").args(["-c", script]).output().expect("python3");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -16,5 +16,7 @@ mod listing; // LIST, NLST, MLSD, MLST, STAT formats
 mod login; // USER/PASS rules and delays
 #[path = "protocol/security.rs"]
 mod security; // every safety refusal
+#[path = "protocol/tls.rs"]
+mod tls; // FTPS: explicit and implicit TLS, PROT, session reuse, reload
 #[path = "protocol/transfer.rs"]
 mod transfer; // RETR/STOR/APPE/STOU, REST, ASCII, ABOR, active and passive

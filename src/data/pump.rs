@@ -372,8 +372,13 @@ impl Pump {
         let Some(socket) = self.socket.as_mut() else { return };
         match socket.close_step() {
             Ok(false) => {}
-            // Everything was delivered to the socket; a failure to say goodbye changes nothing.
-            Ok(true) | Err(_) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
+            Ok(true) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
+            Err(e) => match tls_failure(&e) {
+                // The handshake of an empty transfer failed or was refused.
+                Some(outcome) => self.fail(outcome),
+                // Everything was delivered to the socket; a failure to say goodbye changes nothing.
+                None => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
+            },
         }
     }
 

@@ -503,6 +503,7 @@ impl Connection {
             }
             self.flush_control();
             if !progressed {
+                self.close_control_if_done();
                 return;
             }
         }
@@ -541,6 +542,18 @@ impl Connection {
         got
     }
 
+    /// Once the session has closed and every reply is written, says goodbye properly over TLS
+    /// (close_notify) before the socket closes. Only called when processing has settled, so no
+    /// reply can still be queued behind the close.
+    fn close_control_if_done(&mut self) {
+        if self.session.is_closed() && self.out.is_empty() {
+            match self.control.close_step() {
+                Ok(done) => self.control_unflushed = !done,
+                Err(_) => self.write_failed = true,
+            }
+        }
+    }
+
     fn flush_control(&mut self) {
         while self.out_pos < self.out.len() {
             match self.control.write(&self.out[self.out_pos..]) {
@@ -562,13 +575,7 @@ impl Connection {
             self.out = Vec::new();
             self.out_pos = 0;
         }
-        let step = if self.session.is_closed() && self.out.is_empty() {
-            // Say goodbye properly over TLS (close_notify) before the socket closes.
-            self.control.close_step()
-        } else {
-            self.control.flush_step()
-        };
-        match step {
+        match self.control.flush_step() {
             Ok(done) => self.control_unflushed = !done,
             Err(_) => self.write_failed = true,
         }

@@ -133,6 +133,21 @@ impl NetStream {
     /// Socket errors.
     pub fn close_step(&mut self) -> io::Result<bool> {
         let Some(tls) = self.tls.as_mut() else { return Ok(true) };
+        if tls.conn.is_handshaking() && !tls.close_sent {
+            // Nothing was sent yet (an empty listing or file): finish the handshake first, or
+            // the client sees its handshake cut rather than an empty, properly closed stream.
+            tls.flush(&mut self.tcp)?;
+            match tls.pull(&mut self.tcp) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::ConnectionAborted.into()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            if tls.conn.is_handshaking() {
+                return Ok(false);
+            }
+        }
+        tls.check_resumption()?;
         if !tls.close_sent {
             tls.conn.send_close_notify();
             tls.close_sent = true;

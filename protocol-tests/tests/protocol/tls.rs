@@ -1,0 +1,223 @@
+//! FTPS (RFC 4217): explicit AUTH TLS and implicit TLS with curl, Python's FTP_TLS and lftp;
+//! the refusals (clear-text login, PROT C, no session reuse, foreign ALPN); broken handshakes;
+//! plaintext pipelined behind AUTH TLS; certificate reload on SIGHUP.
+
+use std::process::Command;
+use std::time::Duration;
+
+use protocol_tests::client::Client;
+use protocol_tests::wait::wait_until;
+use protocol_tests::{have, make_cert, pattern, python, sha256, Server};
+
+struct Tls {
+    server: Server,
+    _certs: tempfile::TempDir,
+    cert: std::path::PathBuf,
+}
+
+fn start(extra: &[&str]) -> Tls {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = make_cert(certs.path(), "localhost");
+    let mut args = vec!["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Tls { server: Server::start(&args), cert, _certs: certs }
+}
+
+/// Python preamble: an FTP_TLS client `f` logged in with PROT P; certificate not verified
+/// (self-signed test certificate).
+fn py_client(port: u16) -> String {
+    format!(
+        "import ftplib, ssl, io, hashlib, os\n\
+         ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         f = ftplib.FTP_TLS(context=ctx); f.connect('127.0.0.1', {port}, timeout=20); f.login(); f.prot_p()\n"
+    )
+}
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(["-sS", "-k", "--max-time", "30"]).args(args).output().expect("curl")
+}
+
+#[test]
+fn feat_advertises_auth_tls_pbsz_and_prot() {
+    let t = start(&[]);
+    let mut c = Client::connect(t.server.addr);
+    let feat = c.cmd("FEAT");
+    for f in [" AUTH TLS", " PBSZ", " PROT"] {
+        assert!(feat.lines.iter().any(|l| l == f), "{feat:?}");
+    }
+}
+
+#[test]
+fn clear_text_login_is_refused_unless_tls_is_optional() {
+    let t = start(&[]);
+    let mut c = Client::connect(t.server.addr);
+    assert_eq!(c.cmd("USER anonymous").code, 530);
+    assert_eq!(c.cmd("PBSZ 0").code, 503, "PBSZ needs AUTH first");
+    drop(t);
+    let t = start(&["--tls-optional"]);
+    let mut c = Client::login_anonymous(t.server.addr);
+    assert_eq!(c.listing("NLST"), "", "PROT C transfers allowed with --tls-optional");
+}
+
+#[test]
+fn curl_explicit_tls_lists_uploads_and_downloads() {
+    let t = start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let data = pattern(5 << 20, 40);
+    std::fs::write(work.path().join("up.bin"), &data).unwrap();
+    let url = t.server.url("/up.bin");
+    let out = curl(&["--ssl-reqd", "-T", work.path().join("up.bin").to_str().unwrap(), &url]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sha256(&std::fs::read(t.server.path().join("up.bin")).unwrap()), sha256(&data));
+    let out = curl(&["--ssl-reqd", &t.server.url("/")]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" up.bin"), "{out:?}");
+    let out = curl(&["--ssl-reqd", &url]);
+    assert!(out.status.success());
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    let plain = curl(&[&t.server.url("/")]);
+    assert!(!plain.status.success(), "a client that will not do TLS cannot log in");
+}
+
+#[test]
+fn curl_implicit_tls_with_ftps_urls() {
+    let t = start(&["--implicit-tls"]);
+    std::fs::write(t.server.path().join("f.bin"), pattern(1 << 20, 41)).unwrap();
+    let url = format!("ftps://{}/f.bin", t.server.addr);
+    let out = curl(&[&url]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(sha256(&out.stdout), sha256(&pattern(1 << 20, 41)));
+    let out = curl(&[&format!("ftps://{}/", t.server.addr)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" f.bin"), "{out:?}");
+}
+
+#[test]
+fn python_ftp_tls_with_prot_p_lists_uploads_and_downloads() {
+    let t = start(&[]);
+    let script = py_client(t.server.addr.port())
+        + "data = os.urandom(3 * 1024 * 1024 + 5)\n\
+           f.storbinary('STOR p.bin', io.BytesIO(data))\n\
+           got = io.BytesIO(); f.retrbinary('RETR p.bin', got.write)\n\
+           assert hashlib.sha256(got.getvalue()).digest() == hashlib.sha256(data).digest()\n\
+           assert f.nlst() == ['p.bin'], f.nlst()\n\
+           f.prot_c()\n\
+           try:\n    f.nlst(); print('PROT C allowed')\n\
+           except ftplib.error_perm as e:\n    print(str(e)[:3])\n\
+           f.quit()\n";
+    assert_eq!(python(&script).trim(), "521", "PROT C transfers are refused by default");
+}
+
+#[test]
+fn lftp_with_ssl_force_mirrors_both_ways() {
+    assert!(have("lftp"), "lftp is not installed: the README's test command installs it");
+    let t = start(&["--tls-require-reuse"]);
+    let local = tempfile::tempdir().unwrap();
+    let up = local.path().join("up");
+    std::fs::create_dir_all(up.join("sub")).unwrap();
+    std::fs::write(up.join("a.bin"), pattern(2 << 20, 42)).unwrap();
+    std::fs::write(up.join("sub/b.txt"), b"bee\n").unwrap();
+    let script = format!(
+        "set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; set ssl:verify-certificate no; \
+         set ftp:ssl-force yes; set ftp:ssl-protect-data yes; open -u anonymous,x ftp://{}; \
+         mirror -R {} /r; mirror /r {}",
+        t.server.addr,
+        up.display(),
+        local.path().join("down").display()
+    );
+    let out = Command::new("lftp").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read(t.server.path().join("r/a.bin")).unwrap(), pattern(2 << 20, 42));
+    assert_eq!(std::fs::read(local.path().join("down/sub/b.txt")).unwrap(), b"bee\n");
+}
+
+#[test]
+fn require_reuse_refuses_data_connections_that_do_not_resume_the_session() {
+    let t = start(&["--tls-require-reuse"]);
+    std::fs::write(t.server.path().join("f"), b"reused").unwrap();
+    // curl resumes the control session on the data connection: allowed.
+    let out = curl(&["--ssl-reqd", &t.server.url("/f")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"reused");
+    // Python's ftplib does not resume: refused with 522, and the session goes on.
+    let script = py_client(t.server.addr.port())
+        + "try:\n    f.nlst(); print('allowed')\n\
+           except ftplib.error_perm as e:\n    print(str(e)[:3])\n\
+           except (ssl.SSLError, OSError):\n    \
+               try:\n        f.voidresp()\n    except ftplib.error_perm as e:\n        print(str(e)[:3])\n\
+           print(f.sendcmd('NOOP')[:3])\n";
+    assert_eq!(python(&script).split_whitespace().collect::<Vec<_>>(), ["522", "200"]);
+}
+
+#[test]
+fn foreign_alpn_and_broken_handshakes_leave_the_server_serving() {
+    let t = start(&["--implicit-tls"]);
+    let port = t.server.addr.port();
+    let script = format!(
+        "import socket, ssl\n\
+         def ctx(alpn):\n    c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n    \
+             alpn and c.set_alpn_protocols(alpn); return c\n\
+         def greet(alpn):\n    s = ctx(alpn).wrap_socket(socket.create_connection(('127.0.0.1', {port}), timeout=10))\n    \
+             return s.recv(100)[:3].decode()\n\
+         try:\n    greet(['http/1.1']); print('http accepted')\n\
+         except ssl.SSLError as e:\n    print('alpn refused')\n\
+         print(greet(['ftp']), greet(None))\n\
+         s = socket.create_connection(('127.0.0.1', {port}), timeout=10); s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n\
+         got = b''\n\
+         while True:\n    \
+             try:\n        d = s.recv(100)\n    except ConnectionResetError:\n        d = b''\n    \
+             if not d: break\n    got += d\n\
+         print('garbage closed' if got == b'' or got[0] == 0x15 else repr(got))\n\
+         s = socket.create_connection(('127.0.0.1', {port}), timeout=10); s.sendall(b'\\x16\\x03\\x01\\x02\\x00\\x01\\x00\\x01\\xfc\\x03\\x03' + b'\\x00' * 40); s.close()\n\
+         print(greet(None))\n"
+    );
+    let out = python(&script);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["alpn refused", "220 220", "garbage closed", "220"], "{out}");
+    wait_until(Duration::from_secs(5), "the failed handshakes are logged", || {
+        t.server.log().contains("TLS on the control connection failed")
+    });
+}
+
+#[test]
+fn plaintext_pipelined_behind_auth_tls_is_discarded() {
+    let t = start(&[]);
+    let script = format!(
+        "import socket, ssl\n\
+         s = socket.create_connection(('127.0.0.1', {}), timeout=10); f = s.makefile('rb')\n\
+         f.readline()\n\
+         s.sendall(b'AUTH TLS\\r\\nUSER anonymous\\r\\nPASS x\\r\\n')\n\
+         print(f.readline()[:3].decode())\n\
+         c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+         t = c.wrap_socket(s); t.sendall(b'PWD\\r\\n'); print(t.recv(100)[:3].decode())\n",
+        t.server.addr.port()
+    );
+    assert_eq!(python(&script).split_whitespace().collect::<Vec<_>>(), ["234", "530"], "USER/PASS were not executed");
+    assert!(t.server.log().contains("pipelined behind AUTH TLS"));
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_a_bad_file_keeps_the_old_one() {
+    let t = start(&["--implicit-tls"]);
+    let port = t.server.addr.port();
+    let fingerprint = |_: ()| {
+        python(&format!(
+            "import socket, ssl, hashlib\n\
+             c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE\n\
+             s = c.wrap_socket(socket.create_connection(('127.0.0.1', {port}), timeout=10))\n\
+             print(hashlib.sha256(s.getpeercert(True)).hexdigest())\n"
+        ))
+    };
+    let first = fingerprint(());
+    let other = tempfile::tempdir().unwrap();
+    let (cert2, key2) = make_cert(other.path(), "renewed");
+    std::fs::copy(&cert2, &t.cert).unwrap();
+    std::fs::copy(&key2, t.cert.with_extension("key")).unwrap();
+    t.server.signal("HUP");
+    wait_until(Duration::from_secs(5), "reload logged", || t.server.log().contains("reloaded the TLS certificate"));
+    let second = fingerprint(());
+    assert_ne!(first, second, "the renewed certificate is served without a restart");
+    std::fs::write(&t.cert, b"not a certificate").unwrap();
+    t.server.signal("HUP");
+    wait_until(Duration::from_secs(5), "failed reload logged", || {
+        t.server.log().contains("keeping the old TLS certificate")
+    });
+    assert_eq!(fingerprint(()), second);
+}
