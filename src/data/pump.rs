@@ -497,12 +497,13 @@ impl SendError {
 /// The outcome for a TLS failure on the data connection, if `e` is one.
 fn tls_failure(e: &io::Error) -> Option<TransferOutcome> {
     match e.kind() {
+        // The connection logs these with the client's address (it knows it; the pump does not).
         io::ErrorKind::InvalidData => {
-            log::info!("TLS on a data connection failed: {e}");
+            log::debug!("TLS on a data connection failed: {e}");
             Some(TransferOutcome::TlsRefused("TLS negotiation on the data connection failed"))
         }
         io::ErrorKind::PermissionDenied => {
-            log::info!("refused a data connection: {e}");
+            log::debug!("refused a data connection: {e}");
             Some(TransferOutcome::TlsRefused("the data connection must resume the control connection's TLS session"))
         }
         _ => None,

@@ -294,7 +294,7 @@ impl Connection {
         let mut stream = NetStream::plain(tcp);
         if self.transfer_protected {
             let Some(tls) = ctx.tls.as_ref() else { return };
-            match rustls::ServerConnection::new(tls.config.clone()) {
+            match rustls::ServerConnection::new(tls.data_config.clone()) {
                 Ok(conn) => stream.start_tls(conn, self.tls_token, tls.policy.require_reuse),
                 Err(e) => {
                     log::warn!("{}: cannot start TLS on the data connection: {e}", self.peer);
@@ -455,6 +455,9 @@ impl Connection {
         }
         match p.take_outcome() {
             Some(outcome) => {
+                if let TransferOutcome::TlsRefused(why) = &outcome {
+                    log::info!("{}: data connection refused: {why}", self.peer);
+                }
                 self.pump = None;
                 self.connecting = None;
                 self.session.on_transfer_done(outcome, now);

@@ -41,10 +41,15 @@ impl fmt::Display for TlsError {
 
 impl std::error::Error for TlsError {}
 
-/// The live TLS configuration; the reactor swaps `config` on SIGHUP.
+/// The live TLS configuration; the reactor swaps the configs on SIGHUP.
 pub struct TlsContext {
-    /// Config for new connections (control and data).
+    /// Config for control connections: issues session tickets.
     pub config: Arc<ServerConfig>,
+    /// Config for data connections: the same certificate, sessions and ticket keys, but no
+    /// tickets of its own. Clients resume the control session's; a ticket sent after the
+    /// handshake of an upload is never read by clients such as Go's, and their close then
+    /// becomes a TCP reset that discards the end of the upload.
+    pub data_config: Arc<ServerConfig>,
     /// Operator choices.
     pub policy: TlsPolicy,
     cert: PathBuf,
@@ -68,8 +73,16 @@ impl TlsContext {
     pub fn load(cert: &Path, key: &Path, policy: TlsPolicy) -> Result<TlsContext, TlsError> {
         let sessions: Arc<dyn StoresServerSessions> = ServerSessionMemoryCache::new(4096);
         let tickets = rustls::crypto::ring::Ticketer::new().map_err(|e| TlsError(format!("ticket keys: {e}")))?;
-        let config = build_config(cert, key, sessions.clone(), tickets.clone())?;
-        Ok(TlsContext { config, policy, cert: cert.to_path_buf(), key: key.to_path_buf(), sessions, tickets })
+        let (config, data_config) = build_configs(cert, key, sessions.clone(), tickets.clone())?;
+        Ok(TlsContext {
+            config,
+            data_config,
+            policy,
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            sessions,
+            tickets,
+        })
     }
 
     /// Re-reads the certificate and key (SIGHUP). On failure the old config stays in force.
@@ -77,17 +90,19 @@ impl TlsContext {
     /// # Errors
     /// As [`load`](Self::load); nothing changes then.
     pub fn reload(&mut self) -> Result<(), TlsError> {
-        self.config = build_config(&self.cert, &self.key, self.sessions.clone(), self.tickets.clone())?;
+        (self.config, self.data_config) =
+            build_configs(&self.cert, &self.key, self.sessions.clone(), self.tickets.clone())?;
         Ok(())
     }
 }
 
-fn build_config(
+/// The control and data configs (see [`TlsContext::data_config`]).
+fn build_configs(
     cert: &Path,
     key: &Path,
     sessions: Arc<dyn StoresServerSessions>,
     tickets: Arc<dyn ProducesTickets>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<(Arc<ServerConfig>, Arc<ServerConfig>), TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| TlsError(format!("{}: {e}", cert.display())))?
         .collect::<Result<_, _>>()
@@ -108,7 +123,9 @@ fn build_config(
     config.session_storage = sessions;
     config.ticketer = tickets;
     config.send_tls13_tickets = 4;
-    Ok(Arc::new(config))
+    let mut data = config.clone();
+    data.send_tls13_tickets = 0;
+    Ok((Arc::new(config), Arc::new(data)))
 }
 
 /// A random token identifying one control session's TLS session family (std's hasher keys are

@@ -221,3 +221,36 @@ fn sighup_reloads_the_certificate_and_a_bad_file_keeps_the_old_one() {
     });
     assert_eq!(fingerprint(()), second);
 }
+
+#[test]
+fn rclone_ftp_backend_over_explicit_and_implicit_tls() {
+    assert!(have("rclone"), "rclone is not installed: the README's test command installs it");
+    let obscured = |p: &str| {
+        let out = Command::new("rclone").args(["obscure", p]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let pass = obscured("x");
+    for (flags, option) in [(&["--tls-require-reuse"][..], "explicit_tls=true"), (&["--implicit-tls"][..], "tls=true")]
+    {
+        let t = start(flags);
+        let local = tempfile::tempdir().unwrap();
+        std::fs::write(local.path().join("up.bin"), pattern(1 << 20, 43)).unwrap();
+        let remote = format!(
+            ":ftp,host=127.0.0.1,port={},user=anonymous,pass={pass},{option},no_check_certificate=true:",
+            t.server.addr.port()
+        );
+        let rclone = |args: &[&str]| {
+            let out = Command::new("rclone")
+                .args(["--config", "/dev/null", "--low-level-retries", "1", "--retries", "1"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{option}: {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        rclone(&["copy", local.path().to_str().unwrap(), &format!("{remote}dir")]);
+        assert_eq!(std::fs::read(t.server.path().join("dir/up.bin")).unwrap(), pattern(1 << 20, 43), "{option}");
+        assert_eq!(rclone(&["lsf", &format!("{remote}dir")]), b"up.bin\n", "{option}");
+        assert_eq!(rclone(&["cat", &format!("{remote}dir/up.bin")]), pattern(1 << 20, 43), "{option}");
+    }
+}
