@@ -262,7 +262,7 @@ fn duration_or(raw: &RawArgs, name: &str, default: Duration) -> Duration {
 /// The server limits, from the ftpvfs-only flags over `defaults`.
 ///
 /// # Errors
-/// `--max-connections 0`.
+/// `--max-connections 0` or `--max-list-entries 0`.
 pub fn limits_from_args(raw: &RawArgs, defaults: Limits) -> Result<Limits, CliError> {
     let max_sessions = match raw.values.get("max-connections") {
         Some(Value::Int(0)) => {
@@ -271,8 +271,27 @@ pub fn limits_from_args(raw: &RawArgs, defaults: Limits) -> Result<Limits, CliEr
         Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
         _ => defaults.max_sessions,
     };
+    let int = |name: &str, default: u64| match raw.values.get(name) {
+        Some(Value::Int(n)) => *n,
+        _ => default,
+    };
+    let max_list_entries = match int("max-list-entries", defaults.max_list_entries as u64) {
+        0 => return Err(CliError::Usage("invalid value 0 for --max-list-entries: must be at least 1".into())),
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    };
     Ok(Limits {
         max_sessions,
+        max_sessions_per_ip: usize::try_from(int("max-connections-per-ip", defaults.max_sessions_per_ip as u64))
+            .unwrap_or(usize::MAX),
+        ban_after: u32::try_from(int("ban-after", u64::from(defaults.ban_after))).unwrap_or(u32::MAX),
+        ban_time: match raw.values.get("ban-time") {
+            Some(Value::Duration(d)) => *d,
+            _ => defaults.ban_time,
+        },
+        max_bad_commands: u32::try_from(int("max-bad-commands", u64::from(defaults.max_bad_commands)))
+            .unwrap_or(u32::MAX)
+            .max(1),
+        max_list_entries,
         idle_timeout: duration_or(raw, "idle-timeout", defaults.idle_timeout),
         login_timeout: duration_or(raw, "login-timeout", defaults.login_timeout),
         data_timeout: duration_or(raw, "data-timeout", defaults.data_timeout),

@@ -37,6 +37,8 @@ pub struct Server {
     conns: Vec<Option<Connection>>,
     free_slots: Vec<usize>,
     live: usize,
+    /// Live sessions per client IP (for `--max-connections-per-ip`).
+    per_ip: std::collections::HashMap<std::net::IpAddr, usize>,
     next_generation: u64,
     completions: Receiver<Completion>,
     signals: signal_hook_mio::v1_0::Signals,
@@ -88,6 +90,7 @@ impl Server {
             conns: Vec::new(),
             free_slots: Vec::new(),
             live: 0,
+            per_ip: std::collections::HashMap::new(),
             next_generation: 1,
             completions: done_rx,
             signals,

@@ -12,6 +12,7 @@ use crate::server::connection::{self, Connection};
 use crate::server::token::{self, ConnId};
 use crate::server::workers::Completion;
 use crate::server::Server;
+use crate::session::canonical_ip;
 
 impl Server {
     /// Runs until SIGINT or SIGTERM, then lets transfers in flight finish for the grace time
@@ -106,9 +107,9 @@ impl Server {
             let listener = self.listener.as_ref()?;
             match listener.accept() {
                 Ok((mut stream, peer)) => {
-                    if self.live >= self.ctx.shared.limits.max_sessions {
-                        log::warn!("{peer}: refused: {} sessions already", self.live);
-                        let _ = stream.write(b"421 Too many connections, try again later\r\n");
+                    if let Some(why) = self.refusal(peer.ip(), now) {
+                        log::warn!("{peer}: refused: {why}");
+                        let _ = stream.write(format!("421 {why}, try again later\r\n").as_bytes());
                         continue;
                     }
                     let _ = stream.set_nodelay(true);
@@ -127,6 +128,7 @@ impl Server {
                             log::debug!("{peer}: connected");
                             self.conns[slot] = Some(c);
                             self.live += 1;
+                            *self.per_ip.entry(canonical_ip(peer.ip())).or_insert(0) += 1;
                             self.after(slot);
                         }
                         Err(e) => {
@@ -144,6 +146,24 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Why a new connection from `ip` is refused, if it is: the session limit, the per-IP
+    /// limit, or a ban after repeated failed logins.
+    fn refusal(&self, ip: std::net::IpAddr, now: Instant) -> Option<&'static str> {
+        let limits = &self.ctx.shared.limits;
+        let ip = canonical_ip(ip);
+        if self.ctx.shared.login_failures.is_banned(ip, now) {
+            return Some("Too many failed logins from your address");
+        }
+        if self.live >= limits.max_sessions {
+            return Some("Too many connections");
+        }
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if limits.max_sessions_per_ip > 0 && from_ip >= limits.max_sessions_per_ip {
+            return Some("Too many connections from your address");
+        }
+        None
     }
 
     fn apply_completions(&mut self, now: Instant) {
@@ -214,6 +234,13 @@ impl Server {
         if c.finished() {
             if let Some(c) = self.conns[slot].take() {
                 log::debug!("{}: disconnected", c.peer());
+                let ip = canonical_ip(c.peer().ip());
+                if let Some(n) = self.per_ip.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.per_ip.remove(&ip);
+                    }
+                }
                 c.teardown(&mut self.ctx);
                 self.free_slots.push(slot);
                 self.live -= 1;

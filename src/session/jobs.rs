@@ -35,6 +35,8 @@ pub enum Job {
         dir_only: bool,
         /// "Now" for the `ls` date rule.
         now: SystemTime,
+        /// Most entries to list (`--max-list-entries`); more is an error, never a truncation.
+        max_entries: usize,
     },
     /// Make a directory.
     Mkdir(VfsPath),
@@ -87,8 +89,8 @@ pub type JobResult = Result<JobOutput, backend::Error>;
 pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
     match job {
         Job::Stat(p) => vfs.stat(&p).map(JobOutput::Entry),
-        Job::Listing { path, format, dir_only, now } => {
-            listing_bytes(vfs, &path, format, dir_only, now).map(JobOutput::Listing)
+        Job::Listing { path, format, dir_only, now, max_entries } => {
+            listing_bytes(vfs, &path, format, dir_only, now, max_entries).map(JobOutput::Listing)
         }
         Job::Mkdir(p) => vfs.mkdir(&p).map(|_| JobOutput::Done),
         Job::Rmdir(p) => vfs.rmdir(&p).map(|_| JobOutput::Done),
@@ -114,6 +116,7 @@ fn listing_bytes(
     format: ListFormat,
     dir_only: bool,
     now: SystemTime,
+    max_entries: usize,
 ) -> Result<Vec<u8>, backend::Error> {
     let entry = vfs.stat(path)?;
     let entries = if entry.is_dir() {
@@ -123,6 +126,14 @@ fn listing_bytes(
     } else {
         vec![entry]
     };
+    if entries.len() > max_entries {
+        log::warn!("{path}: {} entries, over --max-list-entries {max_entries}; listing refused", entries.len());
+        return Err(backend::Error::with_detail(
+            ErrorKind::Unsupported,
+            path.as_str(),
+            "Directory too large to list (over --max-list-entries)",
+        ));
+    }
     let opts = vfs.options();
     let mut out = String::with_capacity(entries.len() * 72);
     for e in &entries {

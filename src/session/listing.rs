@@ -18,7 +18,13 @@ impl Session {
             return;
         }
         let Some(path) = self.resolve(&args.path) else { return };
-        let job = Job::Listing { path, format, dir_only: false, now: SystemTime::now() };
+        let job = Job::Listing {
+            path,
+            format,
+            dir_only: false,
+            now: SystemTime::now(),
+            max_entries: self.shared.limits.max_list_entries,
+        };
         self.start_job(job, Pending::Listing);
     }
 
@@ -27,7 +33,13 @@ impl Session {
             return;
         }
         let Some(path) = self.resolve(arg) else { return };
-        let job = Job::Listing { path, format: ListFormat::Mlsd(self.facts), dir_only: true, now: SystemTime::now() };
+        let job = Job::Listing {
+            path,
+            format: ListFormat::Mlsd(self.facts),
+            dir_only: true,
+            now: SystemTime::now(),
+            max_entries: self.shared.limits.max_list_entries,
+        };
         self.start_job(job, Pending::Listing);
     }
 
@@ -75,8 +87,13 @@ impl Session {
             return;
         }
         let Some(path) = self.resolve(&arg) else { return };
-        let job =
-            Job::Listing { path: path.clone(), format: ListFormat::List, dir_only: false, now: SystemTime::now() };
+        let job = Job::Listing {
+            path: path.clone(),
+            format: ListFormat::List,
+            dir_only: false,
+            now: SystemTime::now(),
+            max_entries: self.shared.limits.max_list_entries,
+        };
         self.start_job(job, Pending::StatPath(path));
     }
 

@@ -45,7 +45,8 @@ impl Session {
             self.reply(ReplyCode::LoggedIn, "Login successful");
         } else {
             self.failed_logins += 1;
-            let from_ip = self.shared.login_failures.record(self.peer.ip(), now);
+            let limits = &self.shared.limits;
+            let from_ip = self.shared.login_failures.record(self.peer.ip(), now, limits.ban_after, limits.ban_time);
             log::info!(
                 "{}: login failed for {user:?} (attempt {}, {from_ip} from this address)",
                 self.peer,

@@ -105,6 +105,8 @@ pub struct Session {
     failed_logins: u32,
     quit_after_transfer: bool,
     shutdown_after_busy: bool,
+    /// Unknown commands, and commands refused before login (see `count_bad_command`).
+    bad_commands: u32,
     transfer_bytes: u64,
     /// The control connection is (or is becoming) TLS.
     tls_active: bool,
@@ -137,6 +139,7 @@ impl Session {
             failed_logins: 0,
             quit_after_transfer: false,
             shutdown_after_busy: false,
+            bad_commands: 0,
             transfer_bytes: 0,
             tls_active: false,
             pbsz_done: false,
@@ -248,6 +251,19 @@ impl Session {
     pub fn on_line_too_long(&mut self, now: Instant) {
         self.last_activity = now;
         self.reply(ReplyCode::SyntaxError, "Command line too long");
+        self.count_bad_command();
+    }
+
+    /// Counts an unknown or malformed command, or one refused before login; past
+    /// `--max-bad-commands` the session is closed with 421. A client speaking another protocol
+    /// to the FTP port (an HTTP request, a mail client) never gets far.
+    fn count_bad_command(&mut self) {
+        self.bad_commands += 1;
+        if self.bad_commands >= self.shared.limits.max_bad_commands {
+            log::info!("{}: {} bad commands, closing", self.peer, self.bad_commands);
+            self.reply(ReplyCode::ServiceNotAvailable, "Too many bad commands, closing control connection");
+            self.close();
+        }
     }
 
     /// Handles one command line (framed, without CRLF).
@@ -258,6 +274,9 @@ impl Session {
             Err(e) => {
                 log::trace!("{} <- (unparsable line: {e})", self.peer);
                 self.reply_with(reply::for_parse_error(e));
+                if e == command::ParseError::BadLine || !self.logged_in() {
+                    self.count_bad_command();
+                }
                 return;
             }
         };
@@ -271,6 +290,7 @@ impl Session {
         }
         if let Err(r) = self.allowed(&cmd) {
             self.reply_with(r);
+            self.count_bad_command();
             return;
         }
         // Any command but RNTO ends a pending rename.
