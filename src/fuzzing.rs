@@ -1,19 +1,35 @@
 //! Entry points for the fuzz targets in `fuzz/` (and for `cargo test`, which replays their
-//! seeds). Not a stable API.
+//! seeds and saved crashes). Not a stable API. Each function panics when the property it
+//! checks is broken.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::auth::{Secret, StaticUser};
+use crate::backend::memory::MemoryBackend;
+use crate::data::{TransferBody, TransferOutcome};
+use crate::ftp::args;
 use crate::ftp::command;
 use crate::ftp::line::{Frame, LineFramer};
+use crate::server::limits::Limits;
+use crate::session::{jobs, Action, Session, Shared};
+use crate::vfs::{Vfs, VfsOptions, VfsPath};
 
-/// `command_line`: parsing any bytes never panics, and whatever parses formats back to a line
-/// that parses to the same command.
+/// `command_line`: parsing any bytes never panics.
 pub fn command_line(data: &[u8]) {
+    let _ = command::parse(data);
+}
+
+/// `command_roundtrip`: whatever parses formats back to a line that parses to the same command.
+pub fn command_roundtrip(data: &[u8]) {
     if let Ok(cmd) = command::parse(data) {
         let again = command::parse(cmd.to_line().as_bytes());
         assert_eq!(again.as_ref(), Ok(&cmd), "round trip of {cmd:?}");
     }
 }
 
-/// `line_framer`: any split of the input into reads yields the same lines.
+/// `line_framer`: splitting the input into reads never changes the lines and over-long-line
+/// reports: every split point for short inputs, the one the first byte picks for long ones.
 pub fn line_framer(data: &[u8]) {
     let Some((&split, input)) = data.split_first() else { return };
     let collect = |chunks: &[&[u8]]| {
@@ -31,8 +47,179 @@ pub fn line_framer(data: &[u8]) {
         }
         out
     };
-    let at = usize::from(split) % (input.len() + 1);
-    assert_eq!(collect(&[input]), collect(&[&input[..at], &input[at..]]));
+    let whole = collect(&[input]);
+    if input.len() <= 256 {
+        for at in 0..=input.len() {
+            assert_eq!(collect(&[&input[..at], &input[at..]]), whole, "split at {at}");
+        }
+    } else {
+        let at = usize::from(split) * input.len() / 255;
+        assert_eq!(collect(&[&input[..at], &input[at..]]), whole, "split at {at}");
+    }
+}
+
+/// `host_port`: PORT/EPRT/EPSV arguments never panic, ports are never 0 where one is
+/// required, and PORT and EPRT addresses round-trip through their wire form.
+pub fn host_port(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok(addr) = args::host_port(text) {
+        assert_eq!(args::host_port(&args::format_host_port(addr)), Ok(addr));
+    }
+    if let Ok(args::EprtTarget::Addr(addr)) = args::eprt(text) {
+        assert_ne!(addr.port(), 0);
+        let line = command::Command::Eprt(args::EprtTarget::Addr(addr)).to_line();
+        assert_eq!(command::parse(line.as_bytes()), Ok(command::Command::Eprt(args::EprtTarget::Addr(addr))));
+    }
+    let _ = args::epsv(text);
+}
+
+/// `path`: resolving any argument against any current directory stays inside the root and
+/// agrees with a plain stack model of `.`/`..` handling.
+pub fn path(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (cwd_arg, arg) = text.split_once('\n').unwrap_or(("/", &text));
+    let Ok(cwd) = VfsPath::root().resolve(cwd_arg) else { return };
+    let Ok(resolved) = cwd.resolve(arg) else {
+        assert!(
+            arg.contains(['\0', '\r', '\n'])
+                || arg.len() > crate::vfs::path::MAX_PATH
+                || arg.split('/').any(|c| c.len() > crate::vfs::path::MAX_NAME)
+                || cwd.as_str().len() + arg.len() > crate::vfs::path::MAX_PATH,
+            "refused {arg:?}"
+        );
+        return;
+    };
+    let p = resolved.as_str();
+    assert!(p.starts_with('/'), "{p:?}");
+    assert!(p == "/" || !p.ends_with('/'), "{p:?}");
+    for c in resolved.components() {
+        assert!(!c.is_empty() && c != "." && c != "..", "{p:?}");
+        assert!(!c.contains(['\0', '\r', '\n']), "{p:?}");
+    }
+    // The model: a stack of components, `..` pops (never below the root), `.` and "" vanish.
+    let mut stack: Vec<&str> = if arg.starts_with('/') { Vec::new() } else { cwd.components().collect() };
+    for c in arg.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                stack.pop();
+            }
+            c => stack.push(c),
+        }
+    }
+    assert_eq!(p, format!("/{}", stack.join("/")), "cwd {cwd} arg {arg:?}");
+}
+
+/// `session`: the input is a control stream for one session on an empty memory backend. No
+/// panic, and every command taken gets exactly one final reply (a second one only when it is
+/// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
+/// picked from the command line's length.
+pub fn session(data: &[u8]) {
+    let vfs = Vfs::new(
+        Box::new(MemoryBackend::new()),
+        VfsOptions { read_only: data.first() == Some(&b'R'), ..VfsOptions::default() },
+    );
+    let shared = Arc::new(Shared {
+        auth: Box::new(StaticUser::new("anonymous".into(), Secret::default())),
+        vfs: vfs.clone(),
+        public_ip: None,
+        limits: Limits::default(),
+        login_failures: Default::default(),
+        tls: None,
+    });
+    let mut now = Instant::now();
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 2121));
+    let mut s = Session::new(shared, peer, local, now);
+    assert_eq!(drive(&mut s, &vfs, &mut now, 0), vec![220], "greeting");
+    let mut framer = LineFramer::new(Limits::default().max_line);
+    framer.push(data);
+    while let Some(frame) = framer.peek() {
+        if s.is_closed() {
+            break;
+        }
+        let hint = match frame {
+            Frame::TooLong => {
+                s.on_line_too_long(now);
+                0
+            }
+            Frame::Line(line) => {
+                assert!(s.can_take(line) || s.is_closed(), "an idle session takes every line");
+                s.on_line(line, now);
+                line.len()
+            }
+        };
+        framer.consume();
+        let finals: Vec<u16> = drive(&mut s, &vfs, &mut now, hint).into_iter().filter(|c| *c >= 200).collect();
+        let ok = finals.len() == 1 || (finals.len() == 2 && finals[1] == 421 && s.is_closed());
+        assert!(ok, "final replies {finals:?} for one command");
+    }
+}
+
+/// Applies a session's actions until it is idle: jobs run on the VFS, transfers end at once,
+/// held login failures are released by moving the clock. Returns the reply codes in order.
+fn drive(s: &mut Session, vfs: &Arc<Vfs>, now: &mut Instant, hint: usize) -> Vec<u16> {
+    let mut codes = Vec::new();
+    for _ in 0..64 {
+        let mut progressed = false;
+        while let Some(action) = s.poll_action() {
+            progressed = true;
+            match action {
+                Action::Reply(r) => codes.push(r.code.number()),
+                Action::Job(job) => {
+                    let result = jobs::run(vfs, job);
+                    s.on_job_done(result, *now);
+                }
+                Action::OpenPassive => s.on_passive_ready(Ok(std::net::SocketAddr::from(([127, 0, 0, 1], 30000)))),
+                Action::StartTransfer(plan) => {
+                    let outcome = finish_transfer(plan.body, hint);
+                    s.on_transfer_done(outcome, *now);
+                }
+                Action::AbortTransfer => s.on_transfer_done(TransferOutcome::Aborted, *now),
+                Action::DropDataConnection | Action::StartTls | Action::Close => {}
+            }
+        }
+        if let Some(deadline) = s.next_deadline() {
+            if !s.is_idle() {
+                *now = deadline.max(*now) + Duration::from_millis(1);
+                s.on_timeout(*now);
+                progressed = true;
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    codes
+}
+
+fn finish_transfer(body: TransferBody, hint: usize) -> TransferOutcome {
+    match (body, hint % 4) {
+        (TransferBody::Upload { mut stream, .. }, 0 | 1) => {
+            match stream.write_all(b"fuzz\n").and_then(|_| stream.commit()) {
+                Ok(bytes) => TransferOutcome::Complete { bytes },
+                Err(e) => TransferOutcome::Storage(e),
+            }
+        }
+        (TransferBody::Upload { stream, .. }, _) => {
+            stream.abort();
+            TransferOutcome::ConnectionLost("fuzz: data connection lost")
+        }
+        (TransferBody::Download { mut stream, .. }, 0 | 1) => {
+            let mut buf = [0u8; 4096];
+            let mut bytes = 0;
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => break TransferOutcome::Complete { bytes },
+                    Ok(n) => bytes += n as u64,
+                    Err(e) => break TransferOutcome::Storage(e),
+                }
+            }
+        }
+        (TransferBody::Download { .. }, 2) => TransferOutcome::ClosedByPeer { bytes: 0 },
+        (TransferBody::Send(b), 0..=2) => TransferOutcome::Complete { bytes: b.len() as u64 },
+        (_, _) => TransferOutcome::NoConnection("fuzz: nobody connected"),
+    }
 }
 
 #[cfg(test)]
@@ -62,5 +249,25 @@ mod tests {
     #[test]
     fn line_framer_seeds_replay() {
         replay("line_framer", super::line_framer);
+    }
+
+    #[test]
+    fn command_roundtrip_seeds_replay() {
+        replay("command_line", super::command_roundtrip);
+    }
+
+    #[test]
+    fn host_port_seeds_replay() {
+        replay("host_port", super::host_port);
+    }
+
+    #[test]
+    fn path_seeds_replay() {
+        replay("path", super::path);
+    }
+
+    #[test]
+    fn session_seeds_replay() {
+        replay("session", super::session);
     }
 }

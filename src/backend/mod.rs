@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod local;
+pub mod memory;
 
 use std::time::SystemTime;
 
