@@ -118,6 +118,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Memory use of the server process (VmRSS), in KiB.
     pub fn rss_kib(&self) -> u64 {
         let pid = self.child.as_ref().expect("running").id();

@@ -154,18 +154,9 @@ fn thousands_of_pasv_without_connecting_hold_one_port() {
     for _ in 0..3000 {
         assert_eq!(c.reply().code, 227);
     }
-    let pid_fds = std::fs::read_dir(format!("/proc/{}/fd", server_pid(&s))).unwrap().count();
+    let pid_fds = std::fs::read_dir(format!("/proc/{}/fd", s.pid())).unwrap().count();
     assert!(pid_fds < 64, "each PASV replaces the last listener: {pid_fds} fds open");
     still_serves(&s);
-}
-
-fn server_pid(s: &Server) -> u32 {
-    // The server's port is unique; find the process listening on it.
-    let out = std::process::Command::new("sh")
-        .args(["-c", &format!("ss -ltnpH 'sport = :{}' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2", s.addr.port())])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("server pid")
 }
 
 #[test]
