@@ -110,6 +110,17 @@ pub fn path(data: &[u8]) {
     assert_eq!(p, format!("/{}", stack.join("/")), "cwd {cwd} arg {arg:?}");
 }
 
+/// `remote_spec`: REMOTE:PATH parsing never panics and what parses prints back to text that
+/// parses to the same spec; the config-file reader never panics on any text.
+pub fn remote_spec(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(spec) = crate::remote::RemoteSpec::parse(&text) {
+        let printed = spec.to_string();
+        assert_eq!(crate::remote::RemoteSpec::parse(&printed).as_ref(), Ok(&spec), "{text:?} printed as {printed:?}");
+    }
+    let _ = crate::remote::config_file::ConfigFile::parse(&text, "fuzz");
+}
+
 /// `session`: the input is a control stream for one session on an empty memory backend. No
 /// panic, and every command taken gets exactly one final reply (a second one only when it is
 /// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
@@ -264,6 +275,11 @@ mod tests {
     #[test]
     fn path_seeds_replay() {
         replay("path", super::path);
+    }
+
+    #[test]
+    fn remote_spec_seeds_replay() {
+        replay("remote_spec", super::remote_spec);
     }
 
     #[test]

@@ -25,6 +25,15 @@ fn main() -> ExitCode {
             print!("{}", help::version());
             return ExitCode::SUCCESS;
         }
+        Invocation::Obscure(password) => {
+            return match ftpvfs::remote::obscure::obscure(&password) {
+                Ok(o) => {
+                    println!("{o}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&CliError::Fatal(format!("obscure: {e}"))),
+            };
+        }
         Invocation::Serve(raw) => raw,
     };
     let config = match cli::Config::from_args(&raw) {
@@ -53,7 +62,7 @@ fn main() -> ExitCode {
         Some((_, _, p)) if p.implicit => "implicit FTPS",
         Some(_) => "explicit FTPS (AUTH TLS)",
     };
-    log::info!("Serving FTP on {addr} (root {}, {mode})", config.root.display());
+    log::info!("Serving FTP on {addr} (root {}, {mode})", config.served.describe());
     if !addr.ip().is_loopback() && !config.user_given {
         log::warn!(
             "listening on {addr}, beyond loopback, with no --user: anyone who can reach it may log in as \

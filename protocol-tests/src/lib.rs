@@ -46,8 +46,20 @@ impl Server {
 
     /// Starts the server on an existing root directory.
     pub fn start_in(root: tempfile::TempDir, args: &[&str]) -> Server {
+        let remote = root.path().to_str().expect("UTF-8 temp path").to_string();
+        Self::launch(root, &remote, args, &[])
+    }
+
+    /// Starts `ftpvfs serve REMOTE ...` with extra environment variables; `path()` is then an
+    /// unused empty directory.
+    pub fn start_remote(remote: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::launch(tempfile::tempdir().expect("tempdir"), remote, args, env)
+    }
+
+    fn launch(root: tempfile::TempDir, remote: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(binary());
-        cmd.arg("serve").arg(root.path()).args(["--addr", "127.0.0.1:0", "--passive-port", PASSIVE_RANGE]);
+        cmd.arg("serve").arg(remote).args(["--addr", "127.0.0.1:0", "--passive-port", PASSIVE_RANGE]);
+        cmd.envs(env.iter().copied());
         cmd.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn ftpvfs");
         let stderr = child.stderr.take().expect("stderr");

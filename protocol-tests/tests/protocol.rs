@@ -16,6 +16,8 @@ mod lifecycle; // timeouts, signals, shutdown
 mod listing; // LIST, NLST, MLSD, MLST, STAT formats
 #[path = "protocol/login.rs"]
 mod login; // USER/PASS rules and delays
+#[path = "protocol/remotes.rs"]
+mod remotes; // :memory:, config-file and env remotes, connection strings, obscure
 #[path = "protocol/security.rs"]
 mod security; // every safety refusal
 #[path = "protocol/tls.rs"]

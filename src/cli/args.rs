@@ -39,6 +39,8 @@ pub enum Invocation {
     ServeHelp,
     /// Print the version.
     Version,
+    /// Print `rclone obscure`'s form of a password.
+    Obscure(String),
     /// Run the server.
     Serve(RawArgs),
 }
@@ -102,6 +104,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Cli
         Some(Long("help") | Short('h')) => Ok(Invocation::Help),
         Some(Long("version") | Short('V')) => Ok(Invocation::Version),
         Some(Value(cmd)) if cmd == "serve" => parse_serve(&mut parser),
+        Some(Value(cmd)) if cmd == "obscure" => {
+            let password = match parser.next().map_err(usage)? {
+                Some(Value(p)) => {
+                    p.into_string().map_err(|_| CliError::Usage("the password is not valid UTF-8".into()))?
+                }
+                _ => return Err(CliError::Usage("usage: ftpvfs obscure PASSWORD".into())),
+            };
+            if parser.next().map_err(usage)?.is_some() {
+                return Err(CliError::Usage("usage: ftpvfs obscure PASSWORD".into()));
+            }
+            Ok(Invocation::Obscure(password))
+        }
         Some(Value(cmd)) => {
             Err(CliError::Usage(format!("unknown command {:?}: try `ftpvfs --help`", cmd.to_string_lossy())))
         }

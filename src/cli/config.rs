@@ -21,8 +21,8 @@ use crate::vfs::VfsOptions;
 pub struct Config {
     /// Address to bind the control listener to.
     pub addr: SocketAddr,
-    /// Local directory served as `/`.
-    pub root: PathBuf,
+    /// What is served as `/`.
+    pub served: Served,
     /// The one user name that may log in.
     pub user: String,
     /// Its password; empty means any password is accepted.
@@ -63,10 +63,10 @@ impl Config {
             uid: flag_u32(raw, "uid")?.unwrap_or_else(|| process_owner().0),
             gid: flag_u32(raw, "gid")?.unwrap_or_else(|| process_owner().1),
         };
-        let root = local_root(remote, vfs.read_only)?;
+        let served = resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?;
         Ok(Config {
             addr: parse_addr(&flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
-            root,
+            served,
             user: flag_text(raw, "user").unwrap_or_else(|| "anonymous".into()),
             pass: Secret::new(flag_text(raw, "pass").unwrap_or_default()),
             user_given: raw.given("user"),
@@ -128,29 +128,46 @@ fn refuse_later_flags(raw: &RawArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Turns REMOTE:PATH into the local directory to serve.
-///
-/// A plain path (no `:`, or a `/` before the first `:`) and `:local:PATH` are local; every
-/// other remote needs rclone.conf support, which comes later.
-fn local_root(remote: &str, read_only: bool) -> Result<PathBuf, CliError> {
-    let path = match remote.find(':') {
-        None => remote,
-        Some(colon) if remote[..colon].contains('/') => remote,
-        Some(_) => match remote.strip_prefix(":local:") {
-            Some(rest) => rest,
-            None if remote.starts_with(':') => {
-                return Err(CliError::Usage(format!(
-                    "remote {remote:?} is not supported yet: only local paths (./dir, /srv/ftp, :local:/srv/ftp) work in this release"
-                )))
-            }
-            None => {
-                return Err(CliError::Usage(format!(
-                    "remote {remote:?} is not supported yet: remotes from rclone.conf come in a later release; serve a local path (./dir, :local:/srv/ftp)"
-                )))
-            }
-        },
+/// What is served: a local directory (canonical) or a fresh in-memory tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// A local directory.
+    Local(PathBuf),
+    /// An in-memory tree (`:memory:` or a `type = memory` remote); the text is REMOTE:PATH.
+    Memory(String),
+}
+
+impl Served {
+    /// For the start-up log line.
+    pub fn describe(&self) -> String {
+        match self {
+            Served::Local(p) => p.display().to_string(),
+            Served::Memory(spec) => format!("{spec} (in memory)"),
+        }
+    }
+}
+
+/// Turns REMOTE:PATH into what to serve, with the config file and the environment (see
+/// `remote/`). A local directory that does not exist is created (unless read-only).
+fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> Result<Served, CliError> {
+    use crate::remote::{config_file::ConfigFile, RemoteError, RemoteSpec, Resolved};
+    let spec = RemoteSpec::parse(remote).map_err(|e| CliError::Usage(e.to_string()))?;
+    let env = |k: &str| std::env::var(k).ok();
+    let needs_config = matches!(spec, RemoteSpec::Named { name: Some(_), .. });
+    let config = if needs_config {
+        ConfigFile::load(config_path.map(std::path::Path::new), &env)
+            .map_err(|e| CliError::Fatal(format!("config: {e}")))?
+    } else {
+        ConfigFile::default()
     };
-    let path = PathBuf::from(if path.is_empty() { "." } else { path });
+    let resolved = crate::remote::resolve(&spec, &config, &env).map_err(|e| match e {
+        RemoteError::Syntax(m) => CliError::Usage(m),
+        RemoteError::Config(m) => CliError::Fatal(m),
+    })?;
+    let path = match resolved {
+        Resolved::Memory(_) => return Ok(Served::Memory(remote.to_string())),
+        Resolved::Local(path) => path,
+    };
     match std::fs::metadata(&path) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => return Err(CliError::Fatal(format!("{}: not a directory", path.display()))),
@@ -161,7 +178,7 @@ fn local_root(remote: &str, read_only: bool) -> Result<PathBuf, CliError> {
         }
         Err(e) => return Err(CliError::Fatal(format!("{}: {e}", path.display()))),
     }
-    std::fs::canonicalize(&path).map_err(|e| CliError::Fatal(format!("{}: {e}", path.display())))
+    std::fs::canonicalize(&path).map(Served::Local).map_err(|e| CliError::Fatal(format!("{}: {e}", path.display())))
 }
 
 /// Parses `--addr`: `host:port`, `:port` (all IPv4 interfaces), `[v6]:port`; `localhost` is
@@ -314,12 +331,18 @@ mod tests {
     }
 
     #[test]
-    fn remotes_other_than_local_are_refused_by_name() {
-        assert!(matches!(local_root("s3:bucket", true), Err(CliError::Usage(m)) if m.contains("not supported yet")));
-        assert!(matches!(local_root(":memory:x", true), Err(CliError::Usage(m)) if m.contains("not supported yet")));
+    fn remotes_resolve_to_local_or_memory_and_others_are_refused_by_name() {
+        assert!(
+            matches!(resolve_remote(":s3:bucket", None, true), Err(CliError::Fatal(m)) if m.contains("not supported yet"))
+        );
+        assert!(
+            matches!(resolve_remote("nosuch:x", Some("notfound"), true), Err(CliError::Fatal(m)) if m.starts_with("didn't find section"))
+        );
+        assert!(matches!(resolve_remote("-bad:x", None, true), Err(CliError::Usage(_))));
+        assert_eq!(resolve_remote(":memory:x", None, true).unwrap(), Served::Memory(":memory:x".into()));
         let dir = tempfile::tempdir().unwrap();
         let spec = format!(":local:{}", dir.path().display());
-        assert_eq!(local_root(&spec, true).unwrap(), dir.path().canonicalize().unwrap());
+        assert_eq!(resolve_remote(&spec, None, true).unwrap(), Served::Local(dir.path().canonicalize().unwrap()));
     }
 
     #[test]

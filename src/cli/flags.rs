@@ -71,7 +71,6 @@ use ValueKind::*;
 const PROXY: &str = "the auth proxy comes in a later release";
 const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
 const VFS_CORE: &str = "the VFS directory cache and chunked reader come in a later release";
-const REMOTES: &str = "remotes from rclone.conf come in a later release";
 const RC: &str = "remote control (--rc) comes in a later release";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
@@ -89,7 +88,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Later(VFS_CORE)),
     flag("cache-dir", Text, "", "Directory rclone will use for caching", Later(CACHE)),
     flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
-    flag("config", Text, "", "Config file", Later(REMOTES)),
+    flag("config", Text, "", "Config file (default: rclone's search order; 'notfound' for none)", Now),
     flag(
         "data-timeout",
         Duration,

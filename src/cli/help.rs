@@ -14,6 +14,7 @@ pub fn top_help() -> String {
     format!(
         "ftpvfs {} - serve a folder or storage remote over FTP\n\n\
          Usage:\n  ftpvfs serve REMOTE:PATH [flags]   serve REMOTE:PATH over FTP (see `ftpvfs serve --help`)\n  \
+         ftpvfs obscure PASSWORD            print the password obscured as rclone.conf stores it\n  \
          ftpvfs --help                      this text\n  ftpvfs --version                   print the version\n\n\
          Example:\n  ftpvfs serve ./files --addr 127.0.0.1:2121 --user me --pass secret\n",
         env!("CARGO_PKG_VERSION")
@@ -23,7 +24,8 @@ pub fn top_help() -> String {
 /// `ftpvfs serve --help`: every flag with its value kind, default and status.
 pub fn serve_help() -> String {
     let mut out = String::from(
-        "Serve REMOTE:PATH over FTP. REMOTE:PATH is a local path (./files, /srv/ftp, :local:/srv/ftp).\n\n\
+        "Serve REMOTE:PATH over FTP. REMOTE:PATH is a local path (./files, /srv/ftp, :local:/srv/ftp),\n\
+         :memory:, or a local or memory remote from rclone.conf (name:path, with name,key=value:path).\n\n\
          Usage:\n  ftpvfs serve REMOTE:PATH [flags]\n\nFlags:\n",
     );
     let rows: Vec<(String, &str, String)> = SERVE_FLAGS

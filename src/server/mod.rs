@@ -18,6 +18,7 @@ use mio::{Interest, Poll, Waker};
 
 use crate::auth::StaticUser;
 use crate::backend::local::LocalBackend;
+use crate::cli::config::Served;
 use crate::cli::Config;
 use crate::data::passive_pool::PassivePool;
 use crate::session::Shared;
@@ -62,7 +63,11 @@ impl Server {
             signal_hook::consts::SIGHUP,
         ])?;
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
-        let vfs = Vfs::new(Box::new(LocalBackend::new(config.root.clone())), config.vfs);
+        let backend: Box<dyn crate::backend::Backend> = match &config.served {
+            Served::Local(root) => Box::new(LocalBackend::new(root.clone())),
+            Served::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
+        };
+        let vfs = Vfs::new(backend, config.vfs);
         let (done_tx, done_rx) = mpsc::channel();
         let workers = Workers::start(limits.workers, vfs.clone(), done_tx, waker)?;
         let shared = Arc::new(Shared {

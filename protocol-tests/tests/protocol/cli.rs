@@ -46,8 +46,8 @@ fn flags_of_later_releases_are_refused_by_name() {
         assert_eq!(code, 2, "{args:?}");
         assert!(err.contains(name) && err.contains("not supported yet"), "{err}");
     }
-    let (code, _, err) = run_cli(&["serve", "s3:bucket"]);
-    assert_eq!(code, 2);
+    let (code, _, err) = run_cli(&["serve", ":s3:bucket"]);
+    assert_eq!(code, 1);
     assert!(err.contains("not supported yet"), "{err}");
 }
 

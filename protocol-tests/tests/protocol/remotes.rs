@@ -1,0 +1,83 @@
+//! REMOTE:PATH beyond a plain folder: `:memory:`, remotes from a config file and from the
+//! environment, connection strings, missing sections, and `ftpvfs obscure`.
+
+use std::process::Command;
+
+use protocol_tests::client::Client;
+use protocol_tests::{have, pattern, run_cli, sha256, Server};
+
+fn round_trip(s: &Server) {
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.cmd("MKD dir").code, 257);
+    let data = pattern(3 << 20, 60);
+    c.store("STOR dir/f.bin", &data);
+    assert_eq!(sha256(&c.retr("dir/f.bin")), sha256(&data));
+    assert_eq!(c.listing("NLST dir"), "f.bin\r\n");
+    assert_eq!(c.cmd("SIZE dir/f.bin").text(), format!("213 {}", data.len()));
+    c.store("APPE dir/f.bin", b"tail");
+    assert_eq!(c.cmd("REST 3145728").code, 350);
+    assert_eq!(c.retr("dir/f.bin"), b"tail");
+    assert_eq!(c.cmd("RNFR dir/f.bin").code, 350);
+    assert_eq!(c.cmd("RNTO g.bin").code, 250);
+    assert_eq!(c.cmd("DELE g.bin").code, 250);
+    assert_eq!(c.cmd("RMD dir").code, 250);
+    assert_eq!(c.listing("NLST"), "");
+}
+
+#[test]
+fn serves_an_in_memory_remote() {
+    let s = Server::start_remote(":memory:", &[], &[]);
+    assert!(s.log().contains("(in memory)"), "{}", s.log());
+    round_trip(&s);
+}
+
+#[test]
+fn serves_remotes_from_a_config_file_with_connection_string_options() {
+    let conf_dir = tempfile::tempdir().unwrap();
+    let served = tempfile::tempdir().unwrap();
+    std::fs::write(served.path().join("hello.txt"), b"from the config remote").unwrap();
+    let conf = conf_dir.path().join("rclone.conf");
+    std::fs::write(&conf, "# test config\n[disk]\ntype = local\n\n[scratch]\ntype = memory\n").unwrap();
+    let remote = format!("disk:{}", served.path().display());
+    let s = Server::start_remote(&remote, &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.retr("hello.txt"), b"from the config remote");
+    drop(c);
+    // A connection-string option on top of the section (a bare key means true).
+    let s = Server::start_remote("scratch,some_option:", &["--config", conf.to_str().unwrap()], &[]);
+    round_trip(&s);
+    // The same file found through RCLONE_CONFIG rather than --config.
+    let s = Server::start_remote("scratch:", &[], &[("RCLONE_CONFIG", conf.to_str().unwrap())]);
+    round_trip(&s);
+}
+
+#[test]
+fn serves_a_remote_defined_only_in_the_environment() {
+    let s = Server::start_remote("envmem:", &["--config", "notfound"], &[("RCLONE_CONFIG_ENVMEM_TYPE", "memory")]);
+    round_trip(&s);
+}
+
+#[test]
+fn a_missing_section_or_unsupported_backend_is_a_clear_error_with_exit_1() {
+    let (code, _, err) = run_cli(&["serve", "nosuch:dir", "--config", "notfound"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("didn't find section in config file") && err.contains("nosuch"), "{err}");
+    let (code, _, err) = run_cli(&["serve", ":ftp,host=example.com:"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("backend \"ftp\" is not supported yet"), "{err}");
+    let (code, _, err) = run_cli(&["serve", "bad name!:x"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn obscure_prints_what_rclone_reveals() {
+    let (code, out, _) = run_cli(&["obscure", "pässwörd"]);
+    assert_eq!(code, 0);
+    let obscured = out.trim();
+    assert_ne!(obscured, run_cli(&["obscure", "pässwörd"]).1.trim(), "a fresh IV each time");
+    assert!(have("rclone"), "rclone is not installed: the README's test command installs it");
+    let revealed = Command::new("rclone").args(["reveal", obscured]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&revealed.stdout).trim(), "pässwörd");
+    let (code, _, err) = run_cli(&["obscure"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -1,0 +1,311 @@
+//! `RemoteSpec`: what REMOTE:PATH names, parsed as rclone parses it, and `resolve`, which turns
+//! it into a backend choice using the config file and the environment.
+//!
+//! Grammar (rclone `fs/fspath`):
+//! * no `:`, or a `/` or `\` before the first `:` → a local path;
+//! * `name:path` → section `[name]` of the config file (or `RCLONE_CONFIG_<NAME>_TYPE`);
+//! * `:backend:path` → an on-the-fly remote of that backend type;
+//! * either may carry a connection string: `name,key=value,key2="v,2":path`; keys are
+//!   `[A-Za-z0-9_.]`, a bare key means `true`, values are unquoted (up to `,` or `:`) or quoted
+//!   with `'` or `"` where a doubled quote is a literal one.
+//!
+//! Option precedence, highest first: connection string, `RCLONE_CONFIG_<NAME>_<KEY>`, the config
+//! file, `RCLONE_<BACKEND>_<KEY>`, defaults.
+
+pub mod config_file;
+pub mod obscure;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use config_file::ConfigFile;
+
+/// A parsed REMOTE:PATH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteSpec {
+    /// A plain local path.
+    Local(String),
+    /// `name:path` (a config section) or `:backend:path` (on the fly), with connection-string
+    /// options.
+    Named {
+        /// The config section, or `None` for `:backend:`.
+        name: Option<String>,
+        /// The backend for `:backend:` remotes.
+        backend: Option<String>,
+        /// Connection-string options, in order.
+        options: Vec<(String, String)>,
+        /// The path inside the remote.
+        path: String,
+    },
+}
+
+/// Why a REMOTE:PATH or its configuration cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteError {
+    /// The text is not a valid REMOTE:PATH (a usage error).
+    Syntax(String),
+    /// The remote is valid but cannot be set up (missing section, unsupported backend...).
+    Config(String),
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteError::Syntax(m) | RemoteError::Config(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+impl RemoteSpec {
+    /// Parses REMOTE:PATH.
+    ///
+    /// # Errors
+    /// [`RemoteError::Syntax`] for a bad remote name or connection string.
+    pub fn parse(text: &str) -> Result<RemoteSpec, RemoteError> {
+        let bad = |why: &str| RemoteError::Syntax(format!("invalid remote {text:?}: {why}"));
+        let Some(colon) = text.find(':') else { return Ok(RemoteSpec::Local(text.to_string())) };
+        if text[..colon].contains(['/', '\\']) {
+            return Ok(RemoteSpec::Local(text.to_string()));
+        }
+        let (on_the_fly, rest) = match text.strip_prefix(':') {
+            Some(r) => (true, r),
+            None => (false, text),
+        };
+        // The head is the name (or backend) up to the first ',' or ':'.
+        let head_end = rest.find([',', ':']).ok_or_else(|| bad("missing ':' after the backend name"))?;
+        let head = &rest[..head_end];
+        let mut options = Vec::new();
+        let mut pos = head_end;
+        while rest[pos..].starts_with(',') {
+            pos += 1;
+            let key_len = rest[pos..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(rest.len() - pos);
+            if key_len == 0 {
+                return Err(bad("empty option name in the connection string"));
+            }
+            let key = rest[pos..pos + key_len].to_string();
+            pos += key_len;
+            let value = if rest[pos..].starts_with('=') {
+                pos += 1;
+                let (v, used) =
+                    option_value(&rest[pos..]).ok_or_else(|| bad("unterminated quote in the connection string"))?;
+                pos += used;
+                v
+            } else {
+                "true".to_string()
+            };
+            options.push((key, value));
+        }
+        let path = rest[pos..].strip_prefix(':').ok_or_else(|| bad("expected ',' or ':' after an option"))?;
+        if on_the_fly {
+            if !head.chars().all(|c| c.is_ascii_alphanumeric()) || head.is_empty() {
+                return Err(bad("the backend name must be letters and digits"));
+            }
+            Ok(RemoteSpec::Named {
+                name: None,
+                backend: Some(head.to_ascii_lowercase()),
+                options,
+                path: path.to_string(),
+            })
+        } else {
+            check_name(head).map_err(bad)?;
+            Ok(RemoteSpec::Named { name: Some(head.to_string()), backend: None, options, path: path.to_string() })
+        }
+    }
+}
+
+impl fmt::Display for RemoteSpec {
+    /// The REMOTE:PATH text; option values are always double-quoted (quotes doubled), so the
+    /// text parses back to the same spec.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteSpec::Local(p) => f.write_str(p),
+            RemoteSpec::Named { name, backend, options, path } => {
+                match (name, backend) {
+                    (Some(n), _) => f.write_str(n)?,
+                    (None, Some(b)) => write!(f, ":{b}")?,
+                    (None, None) => {}
+                }
+                for (k, v) in options {
+                    write!(f, ",{k}=\"{}\"", v.replace('"', "\"\""))?;
+                }
+                write!(f, ":{path}")
+            }
+        }
+    }
+}
+
+/// rclone's remote-name rule: letters and digits (any script), `_ - . + @` and space; not
+/// starting with `-` or space, not ending with space.
+fn check_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty remote name");
+    }
+    if name.starts_with(['-', ' ']) || name.ends_with(' ') {
+        return Err("a remote name cannot start with '-' or a space, or end with a space");
+    }
+    if !name.chars().all(|c| c.is_alphanumeric() || "_-.+@ ".contains(c)) {
+        return Err("a remote name may only hold letters, digits, '_', '-', '.', '+', '@' and spaces");
+    }
+    Ok(())
+}
+
+/// One option value: quoted (`'..'` or `".."`, a doubled quote is literal) or up to `,`/`:`.
+/// Returns the value and the bytes used.
+fn option_value(s: &str) -> Option<(String, usize)> {
+    let Some(q) = s.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+        let end = s.find([',', ':']).unwrap_or(s.len());
+        return Some((s[..end].to_string(), end));
+    };
+    let mut out = String::new();
+    let mut chars = s.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == q {
+            if chars.peek().map(|(_, n)| *n) == Some(q) {
+                out.push(q);
+                chars.next();
+                continue;
+            }
+            return Some((out, i + 1));
+        }
+        out.push(c);
+    }
+    None
+}
+
+/// What a remote resolved to: the backend to build and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A local directory.
+    Local(PathBuf),
+    /// A fresh in-memory tree (the path is the directory served inside it).
+    Memory(String),
+}
+
+/// Resolves a remote spec against the config file and the environment.
+///
+/// # Errors
+/// [`RemoteError::Config`] for a missing section, a section without `type`, or a backend this
+/// release cannot serve.
+pub fn resolve(
+    spec: &RemoteSpec,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, RemoteError> {
+    let (name, backend, conn_opts, path) = match spec {
+        RemoteSpec::Local(p) => return Ok(Resolved::Local(PathBuf::from(if p.is_empty() { "." } else { p }))),
+        RemoteSpec::Named { name, backend, options, path } => (name, backend, options, path),
+    };
+    let mut opts: BTreeMap<String, String> = BTreeMap::new();
+    let backend = match (name, backend) {
+        (Some(name), _) => {
+            let env_prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
+            let section = config.section(name);
+            let env_type = env(&format!("{env_prefix}TYPE"));
+            if section.is_none() && env_type.is_none() {
+                return Err(RemoteError::Config(format!(
+                    "didn't find section in config file ({name:?}): define [{name}] in {} or set {env_prefix}TYPE",
+                    config.describe()
+                )));
+            }
+            if let Some(section) = section {
+                opts.extend(section.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            // RCLONE_CONFIG_<NAME>_<KEY> beats the file.
+            let keys: Vec<String> = opts.keys().cloned().chain(["type".to_string(), "root".to_string()]).collect();
+            for key in keys {
+                if let Some(v) = env(&format!("{env_prefix}{}", env_name(&key))) {
+                    opts.insert(key, v);
+                }
+            }
+            opts.get("type").cloned().ok_or_else(|| RemoteError::Config(format!("remote {name:?} has no type")))?
+        }
+        (None, Some(b)) => b.clone(),
+        (None, None) => return Err(RemoteError::Config("remote without a name or backend".into())),
+    };
+    for (k, v) in conn_opts {
+        opts.insert(k.clone(), v.clone());
+    }
+    match backend.as_str() {
+        "local" => Ok(Resolved::Local(PathBuf::from(if path.is_empty() { "." } else { path }))),
+        "memory" => Ok(Resolved::Memory(path.clone())),
+        other => Err(RemoteError::Config(format!(
+            "backend {other:?} is not supported yet: this release serves local and memory remotes"
+        ))),
+    }
+}
+
+/// The environment-variable form of a name or key: upper case, non-alphanumerics as `_`.
+fn env_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn named(name: Option<&str>, backend: Option<&str>, options: &[(&str, &str)], path: &str) -> RemoteSpec {
+        RemoteSpec::Named {
+            name: name.map(str::to_string),
+            backend: backend.map(str::to_string),
+            options: options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            path: path.to_string(),
+        }
+    }
+
+    #[test]
+    fn forms_of_remote_path() {
+        assert_eq!(RemoteSpec::parse("./files").unwrap(), RemoteSpec::Local("./files".into()));
+        assert_eq!(RemoteSpec::parse("/srv/a:b").unwrap(), RemoteSpec::Local("/srv/a:b".into()));
+        assert_eq!(RemoteSpec::parse("dir/x:y").unwrap(), RemoteSpec::Local("dir/x:y".into()));
+        assert_eq!(RemoteSpec::parse("remote:path/x").unwrap(), named(Some("remote"), None, &[], "path/x"));
+        assert_eq!(RemoteSpec::parse("my remote@x:").unwrap(), named(Some("my remote@x"), None, &[], ""));
+        assert_eq!(RemoteSpec::parse(":local:/srv").unwrap(), named(None, Some("local"), &[], "/srv"));
+        assert_eq!(RemoteSpec::parse(":memory:bucket/dir").unwrap(), named(None, Some("memory"), &[], "bucket/dir"));
+    }
+
+    #[test]
+    fn connection_strings() {
+        assert_eq!(
+            RemoteSpec::parse(":sftp,host=example.com,user=me:dir").unwrap(),
+            named(None, Some("sftp"), &[("host", "example.com"), ("user", "me")], "dir")
+        );
+        assert_eq!(
+            RemoteSpec::parse("r,flag,k=\"a,b:c\",q='it''s':p").unwrap(),
+            named(Some("r"), None, &[("flag", "true"), ("k", "a,b:c"), ("q", "it's")], "p")
+        );
+        for bad in ["-r:x", " r:x", "r :x", "r!:x", ":bad-name:x", "r,=v:x", "r,k=\"open:x", ":local"] {
+            assert!(matches!(RemoteSpec::parse(bad), Err(RemoteError::Syntax(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resolution_precedence_and_errors() {
+        let cfg = ConfigFile::parse("[disk]\ntype = local\n[mem]\ntype = memory\n[s3]\ntype = s3\n", "test.conf");
+        let no_env = |_: &str| None;
+        assert_eq!(
+            resolve(&RemoteSpec::parse("disk:/srv").unwrap(), &cfg, &no_env).unwrap(),
+            Resolved::Local("/srv".into())
+        );
+        assert_eq!(resolve(&RemoteSpec::parse("mem:b").unwrap(), &cfg, &no_env).unwrap(), Resolved::Memory("b".into()));
+        assert!(
+            matches!(resolve(&RemoteSpec::parse("nope:x").unwrap(), &cfg, &no_env), Err(RemoteError::Config(m)) if m.starts_with("didn't find section"))
+        );
+        assert!(
+            matches!(resolve(&RemoteSpec::parse("s3:b").unwrap(), &cfg, &no_env), Err(RemoteError::Config(m)) if m.contains("not supported yet"))
+        );
+        // An env-defined remote, and env beating the file.
+        let env = |k: &str| match k {
+            "RCLONE_CONFIG_ENVR_TYPE" => Some("memory".to_string()),
+            "RCLONE_CONFIG_DISK_TYPE" => Some("memory".to_string()),
+            _ => None,
+        };
+        assert_eq!(resolve(&RemoteSpec::parse("envr:x").unwrap(), &cfg, &env).unwrap(), Resolved::Memory("x".into()));
+        assert_eq!(resolve(&RemoteSpec::parse("disk:x").unwrap(), &cfg, &env).unwrap(), Resolved::Memory("x".into()));
+    }
+}
