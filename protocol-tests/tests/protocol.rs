@@ -8,6 +8,8 @@ mod clients; // real clients: curl, Python ftplib, lftp, rclone
 mod commands; // every verb's replies on the control connection
 #[path = "protocol/concurrency.rs"]
 mod concurrency; // many sessions at once
+#[path = "protocol/dir_cache.rs"]
+mod dir_cache; // --dir-cache-time, changes through the server, SIGHUP
 #[path = "protocol/hardening.rs"]
 mod hardening; // the bad-input suite and the limits that bound hostile clients
 #[path = "protocol/lifecycle.rs"]

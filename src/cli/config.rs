@@ -62,6 +62,11 @@ impl Config {
             umask: flag_mode(raw, "umask").unwrap_or_else(process_umask),
             uid: flag_u32(raw, "uid")?.unwrap_or_else(|| process_owner().0),
             gid: flag_u32(raw, "gid")?.unwrap_or_else(|| process_owner().1),
+            // Zero caches nothing; `off` keeps listings until SIGHUP or a change through us.
+            dir_cache_time: match raw.values.get("dir-cache-time") {
+                Some(Value::Duration(d)) => *d,
+                _ => Duration::from_secs(300),
+            },
         };
         let served = resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?;
         Ok(Config {

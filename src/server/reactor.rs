@@ -202,10 +202,11 @@ impl Server {
         }
     }
 
-    /// SIGHUP: re-read the TLS certificate and key (a bad new file keeps the old ones). There is
-    /// no directory cache to flush in cache mode off.
+    /// SIGHUP: flush every cached directory listing, and re-read the TLS certificate and key (a
+    /// bad new file keeps the old ones).
     fn on_sighup(&mut self) {
-        log::info!("SIGHUP: no directory cache to flush (cache mode off reads the disk directly)");
+        self.ctx.shared.vfs.forget_all();
+        log::info!("SIGHUP: flushed the directory cache");
         if let Some(tls) = self.ctx.tls.as_mut() {
             match tls.reload() {
                 Ok(()) => log::info!("SIGHUP: reloaded the TLS certificate and key"),

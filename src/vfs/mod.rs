@@ -5,10 +5,11 @@
 //! and `--no-modtime`. Directory caching and the disk cache come in later releases behind this
 //! same facade.
 
+pub mod dir_cache;
 pub mod path;
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 pub use path::{PathError, VfsPath};
 
@@ -33,6 +34,8 @@ pub struct VfsOptions {
     pub uid: u32,
     /// `--gid` shown in listings.
     pub gid: u32,
+    /// `--dir-cache-time`: how long a directory listing is reused (zero: never).
+    pub dir_cache_time: Duration,
 }
 
 impl VfsOptions {
@@ -58,14 +61,16 @@ impl Default for VfsOptions {
             umask: 0o022,
             uid: 1000,
             gid: 1000,
+            dir_cache_time: Duration::from_secs(300),
         }
     }
 }
 
 /// The virtual file system one server (or, later, one auth-proxy user) serves.
 pub struct Vfs {
-    backend: Box<dyn Backend>,
+    backend: Arc<dyn Backend>,
     options: VfsOptions,
+    dirs: Arc<dir_cache::DirCache>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -77,7 +82,8 @@ impl std::fmt::Debug for Vfs {
 impl Vfs {
     /// A VFS over `backend`.
     pub fn new(backend: Box<dyn Backend>, options: VfsOptions) -> Arc<Vfs> {
-        Arc::new(Vfs { backend, options })
+        let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
+        Arc::new(Vfs { backend: Arc::from(backend), options, dirs })
     }
 
     /// The options in force.
@@ -105,21 +111,38 @@ impl Vfs {
     /// # Errors
     /// As [`Backend::stat`].
     pub fn stat(&self, path: &VfsPath) -> Result<Entry> {
-        let e = self.backend.stat(path)?;
-        Ok(self.adjust(e, || self.backend.stat(&path.parent()).map(|d| d.mtime).unwrap_or(SystemTime::UNIX_EPOCH)))
+        let e = match self.dirs.lookup(path, Instant::now()) {
+            Some(Some(e)) => e,
+            Some(None) => return Err(Error::new(ErrorKind::NotFound, path.as_str())),
+            None => self.backend.stat(path)?,
+        };
+        Ok(self.adjust(e, || self.stat(&path.parent()).map(|d| d.mtime).unwrap_or(SystemTime::UNIX_EPOCH)))
     }
 
-    /// Lists a directory, sorted by name.
+    /// Lists a directory, sorted by name; a listing younger than `--dir-cache-time` is reused.
     ///
     /// # Errors
     /// As [`Backend::list`].
     pub fn list(&self, path: &VfsPath) -> Result<Vec<Entry>> {
-        let entries = self.backend.list(path)?;
+        let now = Instant::now();
+        let entries = match self.dirs.get(path, now) {
+            Some(cached) => cached,
+            None => {
+                let fresh = Arc::new(self.backend.list(path)?);
+                self.dirs.put(path, fresh.clone(), now);
+                fresh
+            }
+        };
         if !self.options.no_modtime {
-            return Ok(entries);
+            return Ok(entries.as_ref().clone());
         }
-        let dir_time = self.backend.stat(path).map(|d| d.mtime).unwrap_or(SystemTime::UNIX_EPOCH);
-        Ok(entries.into_iter().map(|e| self.adjust(e, || dir_time)).collect())
+        let dir_time = self.stat(path).map(|d| d.mtime).unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(entries.iter().cloned().map(|e| self.adjust(e, || dir_time)).collect())
+    }
+
+    /// Forgets every cached directory listing (SIGHUP).
+    pub fn forget_all(&self) {
+        self.dirs.forget_all();
     }
 
     /// Opens a file for reading at `offset`.
@@ -153,7 +176,8 @@ impl Vfs {
             ));
         }
         let mode = if mode == WriteMode::At(0) { WriteMode::Replace } else { mode };
-        self.backend.open_write(path, mode)
+        let inner = self.backend.open_write(path, mode)?;
+        Ok(Box::new(ListedWrite { inner, dirs: self.dirs.clone(), parent: path.parent() }))
     }
 
     /// Makes a directory.
@@ -162,7 +186,9 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn mkdir(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
-        self.backend.mkdir(path)
+        self.backend.mkdir(path)?;
+        self.dirs.forget_dir(&path.parent());
+        Ok(())
     }
 
     /// Removes an empty directory.
@@ -171,7 +197,10 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn rmdir(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
-        self.backend.rmdir(path)
+        self.backend.rmdir(path)?;
+        self.dirs.forget_dir(&path.parent());
+        self.dirs.forget_tree(path);
+        Ok(())
     }
 
     /// Removes a file.
@@ -180,7 +209,9 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn remove(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
-        self.backend.remove(path)
+        self.backend.remove(path)?;
+        self.dirs.forget_dir(&path.parent());
+        Ok(())
     }
 
     /// Renames a file or directory.
@@ -189,7 +220,13 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
         self.writable(from)?;
-        self.backend.rename(from, to)
+        self.backend.rename(from, to)?;
+        for dir in [from.parent(), to.parent()] {
+            self.dirs.forget_dir(&dir);
+        }
+        self.dirs.forget_tree(from);
+        self.dirs.forget_tree(to);
+        Ok(())
     }
 
     /// Sets a modification time (ignored under `--no-modtime`).
@@ -201,6 +238,33 @@ impl Vfs {
         if self.options.no_modtime {
             return self.backend.stat(path).map(|_| ());
         }
-        self.backend.set_modtime(path, mtime)
+        self.backend.set_modtime(path, mtime)?;
+        self.dirs.forget_dir(&path.parent());
+        Ok(())
+    }
+}
+
+/// A write stream that makes its directory's cached listing forgotten when the upload ends
+/// (committed, or aborted after writing in place), so the new size shows at once.
+struct ListedWrite {
+    inner: Box<dyn WriteStream>,
+    dirs: Arc<dir_cache::DirCache>,
+    parent: VfsPath,
+}
+
+impl WriteStream for ListedWrite {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.inner.write_all(buf)
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64> {
+        let result = self.inner.commit();
+        self.dirs.forget_dir(&self.parent);
+        result
+    }
+
+    fn abort(self: Box<Self>) {
+        self.inner.abort();
+        self.dirs.forget_dir(&self.parent);
     }
 }
