@@ -67,6 +67,17 @@ impl Config {
                 Some(Value::Duration(d)) => *d,
                 _ => Duration::from_secs(300),
             },
+            chunks: crate::vfs::chunked_reader::ChunkPolicy {
+                initial: match raw.values.get("vfs-read-chunk-size") {
+                    Some(Value::Size(s)) => *s,
+                    _ => Some(128 << 20),
+                },
+                limit: match raw.values.get("vfs-read-chunk-size-limit") {
+                    Some(Value::Size(s)) => *s,
+                    _ => None,
+                },
+            },
+            case_insensitive: flag_bool(raw, "vfs-case-insensitive"),
         };
         let served = resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?;
         Ok(Config {

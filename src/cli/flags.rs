@@ -152,10 +152,10 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("vfs-cache-max-size", Size, "off", "Max total size of objects in the cache", Later(CACHE)),
     flag("vfs-cache-mode", CacheMode, "off", "Cache mode off|minimal|writes|full", Partly),
     flag("vfs-cache-poll-interval", Duration, "1m0s", "Interval to poll the cache for stale objects", Later(CACHE)),
-    flag("vfs-case-insensitive", Bool, "", "If a file name not found, find a case insensitive match", Later(VFS_CORE)),
+    flag("vfs-case-insensitive", Bool, "", "If a file name not found, find a case insensitive match", Now),
     flag("vfs-read-ahead", Size, "0", "Extra read ahead over --buffer-size when using cache-mode full", Later(CACHE)),
-    flag("vfs-read-chunk-size", Size, "128Mi", "Read the source objects in chunks", Later(VFS_CORE)),
-    flag("vfs-read-chunk-size-limit", Size, "off", "Max chunk doubling size ('off' is unlimited)", Later(VFS_CORE)),
+    flag("vfs-read-chunk-size", Size, "128Mi", "Read the source objects in chunks", Now),
+    flag("vfs-read-chunk-size-limit", Size, "off", "Max chunk doubling size ('off' is unlimited)", Now),
     flag("vfs-read-wait", Duration, "20ms", "Time to wait for in-sequence read before seeking", Later(VFS_CORE)),
     flag(
         "vfs-used-is-size",

@@ -97,14 +97,7 @@ pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
         Job::Remove(p) => vfs.remove(&p).map(|_| JobOutput::Done),
         Job::Rename(a, b) => vfs.rename(&a, &b).map(|_| JobOutput::Done),
         Job::SetModtime(p, t) => vfs.set_modtime(&p, t).map(|_| JobOutput::Done),
-        Job::OpenRead(p, offset) => {
-            let entry = vfs.stat(&p)?;
-            if entry.is_dir() {
-                return Err(backend::Error::new(ErrorKind::IsDirectory, p.as_str()));
-            }
-            let stream = vfs.open_read(&p, offset.min(entry.size))?;
-            Ok(JobOutput::Reader(stream, entry))
-        }
+        Job::OpenRead(p, offset) => vfs.open_read(&p, offset).map(|(stream, entry)| JobOutput::Reader(stream, entry)),
         Job::OpenWrite(p, mode) => vfs.open_write(&p, mode).map(|w| JobOutput::Writer(w, p)),
         Job::OpenUnique(dir) => open_unique(vfs, &dir),
     }

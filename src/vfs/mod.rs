@@ -5,6 +5,7 @@
 //! and `--no-modtime`. Directory caching and the disk cache come in later releases behind this
 //! same facade.
 
+pub mod chunked_reader;
 pub mod dir_cache;
 pub mod path;
 
@@ -36,6 +37,11 @@ pub struct VfsOptions {
     pub gid: u32,
     /// `--dir-cache-time`: how long a directory listing is reused (zero: never).
     pub dir_cache_time: Duration,
+    /// `--vfs-read-chunk-size` and `--vfs-read-chunk-size-limit`.
+    pub chunks: chunked_reader::ChunkPolicy,
+    /// `--vfs-case-insensitive`: a name that does not exist as typed but exists once with
+    /// another case is used as it exists.
+    pub case_insensitive: bool,
 }
 
 impl VfsOptions {
@@ -62,6 +68,8 @@ impl Default for VfsOptions {
             uid: 1000,
             gid: 1000,
             dir_cache_time: Duration::from_secs(300),
+            chunks: chunked_reader::ChunkPolicy { initial: Some(128 << 20), limit: None },
+            case_insensitive: false,
         }
     }
 }
@@ -111,11 +119,8 @@ impl Vfs {
     /// # Errors
     /// As [`Backend::stat`].
     pub fn stat(&self, path: &VfsPath) -> Result<Entry> {
-        let e = match self.dirs.lookup(path, Instant::now()) {
-            Some(Some(e)) => e,
-            Some(None) => return Err(Error::new(ErrorKind::NotFound, path.as_str())),
-            None => self.backend.stat(path)?,
-        };
+        let path = &self.fix(path);
+        let e = self.stat_exact(path)?;
         Ok(self.adjust(e, || self.stat(&path.parent()).map(|d| d.mtime).unwrap_or(SystemTime::UNIX_EPOCH)))
     }
 
@@ -124,6 +129,11 @@ impl Vfs {
     /// # Errors
     /// As [`Backend::list`].
     pub fn list(&self, path: &VfsPath) -> Result<Vec<Entry>> {
+        let path = &if self.options.case_insensitive && self.stat_exact(path).is_err() {
+            self.fix(path)
+        } else {
+            path.clone()
+        };
         let now = Instant::now();
         let entries = match self.dirs.get(path, now) {
             Some(cached) => cached,
@@ -145,15 +155,57 @@ impl Vfs {
         self.dirs.forget_all();
     }
 
-    /// Opens a file for reading at `offset`.
+    /// Opens a file for reading at `offset` through the chunked reader; returns it with the
+    /// file's stat.
     ///
     /// # Errors
-    /// `Unsupported` for a non-zero offset under `--no-seek`; otherwise as the backend.
-    pub fn open_read(&self, path: &VfsPath, offset: u64) -> Result<Box<dyn ReadStream>> {
+    /// `IsDirectory` for a directory, `Unsupported` for a non-zero offset under `--no-seek`;
+    /// otherwise as the backend.
+    pub fn open_read(&self, path: &VfsPath, offset: u64) -> Result<(Box<dyn ReadStream>, Entry)> {
         if offset > 0 && self.options.no_seek {
             return Err(Error::with_detail(ErrorKind::Unsupported, path.as_str(), "Seeking is disabled (--no-seek)"));
         }
-        self.backend.open_read(path, offset, None)
+        let path = self.fix(path);
+        let entry = self.stat(&path)?;
+        if entry.is_dir() {
+            return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
+        }
+        let offset = offset.min(entry.size);
+        let reader =
+            chunked_reader::ChunkedReader::open(self.backend.clone(), path, offset, entry.size, self.options.chunks)?;
+        Ok((Box::new(reader), entry))
+    }
+
+    /// `--vfs-case-insensitive`: the path with each component that does not exist as typed
+    /// replaced by the one entry of its directory that matches it ignoring case. A name with no
+    /// match (a new file) or more than one is left as typed.
+    fn fix(&self, path: &VfsPath) -> VfsPath {
+        if !self.options.case_insensitive || path.is_root() || self.stat_exact(path).is_ok() {
+            return path.clone();
+        }
+        let mut fixed = VfsPath::root();
+        for component in path.components() {
+            let Ok(typed) = fixed.child(component) else { return path.clone() };
+            if self.stat_exact(&typed).is_ok() {
+                fixed = typed;
+                continue;
+            }
+            let listing = self.list(&fixed).unwrap_or_default();
+            let mut matches = listing.iter().filter(|e| e.name.to_lowercase() == component.to_lowercase());
+            fixed = match (matches.next(), matches.next()) {
+                (Some(one), None) => fixed.child(&one.name).unwrap_or(typed),
+                _ => typed,
+            };
+        }
+        fixed
+    }
+
+    fn stat_exact(&self, path: &VfsPath) -> Result<Entry> {
+        match self.dirs.lookup(path, Instant::now()) {
+            Some(Some(e)) => Ok(e),
+            Some(None) => Err(Error::new(ErrorKind::NotFound, path.as_str())),
+            None => self.backend.stat(path),
+        }
     }
 
     /// Opens a file for writing.
@@ -176,6 +228,7 @@ impl Vfs {
             ));
         }
         let mode = if mode == WriteMode::At(0) { WriteMode::Replace } else { mode };
+        let path = &self.fix(path);
         let inner = self.backend.open_write(path, mode)?;
         Ok(Box::new(ListedWrite { inner, dirs: self.dirs.clone(), parent: path.parent() }))
     }
@@ -186,6 +239,7 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn mkdir(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
+        let path = &self.fix(path);
         self.backend.mkdir(path)?;
         self.dirs.forget_dir(&path.parent());
         Ok(())
@@ -197,6 +251,7 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn rmdir(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
+        let path = &self.fix(path);
         self.backend.rmdir(path)?;
         self.dirs.forget_dir(&path.parent());
         self.dirs.forget_tree(path);
@@ -209,6 +264,7 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn remove(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
+        let path = &self.fix(path);
         self.backend.remove(path)?;
         self.dirs.forget_dir(&path.parent());
         Ok(())
@@ -220,6 +276,7 @@ impl Vfs {
     /// `ReadOnly`, or as the backend.
     pub fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
         self.writable(from)?;
+        let (from, to) = (&self.fix(from), &self.fix(to));
         self.backend.rename(from, to)?;
         for dir in [from.parent(), to.parent()] {
             self.dirs.forget_dir(&dir);
@@ -238,6 +295,7 @@ impl Vfs {
         if self.options.no_modtime {
             return self.backend.stat(path).map(|_| ());
         }
+        let path = &self.fix(path);
         self.backend.set_modtime(path, mtime)?;
         self.dirs.forget_dir(&path.parent());
         Ok(())

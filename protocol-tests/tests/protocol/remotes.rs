@@ -81,3 +81,42 @@ fn obscure_prints_what_rclone_reveals() {
     let (code, _, err) = run_cli(&["obscure"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn case_insensitive_fixup_finds_names_that_differ_only_by_case() {
+    let s = Server::start(&["--vfs-case-insensitive"]);
+    std::fs::create_dir(s.path().join("Sub")).unwrap();
+    std::fs::write(s.path().join("Sub/Report.PDF"), b"pdf").unwrap();
+    std::fs::write(s.path().join("a.txt"), b"lower").unwrap();
+    std::fs::write(s.path().join("A.TXT"), b"upper").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.retr("sub/report.pdf"), b"pdf");
+    assert_eq!(c.cmd("SIZE SUB/REPORT.pdf").text(), "213 3");
+    assert_eq!(c.cmd("CWD sub").code, 250);
+    assert_eq!(c.retr("report.pdf"), b"pdf");
+    c.store("STOR New.Txt", b"n");
+    assert!(s.path().join("Sub/New.Txt").exists(), "new names keep the case given");
+    assert_eq!(c.cmd("CWD /").code, 250);
+    assert_eq!(c.retr("a.txt"), b"lower", "an exact match wins");
+    let (_, r) = c.open_data("RETR A.txt");
+    assert_eq!(r.code, 550, "two names match ignoring case: no guess");
+    assert_eq!(c.cmd("DELE sub/new.txt").code, 250);
+    assert!(!s.path().join("Sub/New.Txt").exists());
+    drop(c);
+    let s = Server::start(&[]);
+    std::fs::write(s.path().join("Report.PDF"), b"pdf").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    let (_, r) = c.open_data("RETR report.pdf");
+    assert_eq!(r.code, 550, "case-sensitive by default on Linux");
+}
+
+#[test]
+fn small_read_chunks_still_give_byte_identical_downloads_and_resume() {
+    let s = Server::start(&["--vfs-read-chunk-size", "100k", "--vfs-read-chunk-size-limit", "300k"]);
+    let data = pattern(3 << 20, 61);
+    std::fs::write(s.path().join("f.bin"), &data).unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(sha256(&c.retr("f.bin")), sha256(&data));
+    assert_eq!(c.cmd("REST 1234567").code, 350);
+    assert_eq!(sha256(&c.retr("f.bin")), sha256(&data[1_234_567..]));
+}
