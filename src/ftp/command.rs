@@ -313,6 +313,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     let opt_arg = arg.unwrap_or("");
     // Arguments that are required: a path or value must follow.
     let req = || arg.filter(|a| !a.is_empty()).map(str::to_string).ok_or(ParseError::MissingArgument);
+    // One-word arguments (AUTH TLS, PBSZ 0, PROT P): surrounding spaces dropped, then required.
+    // Found by the command_roundtrip fuzz target: "PBSZ  " used to parse to an empty word.
+    let req_word = || arg.map(str::trim).filter(|a| !a.is_empty()).ok_or(ParseError::MissingArgument);
     let no_arg = |c: Command| -> Result<Command, ParseError> {
         // Tolerance (TRAILING_SPACE): some clients send "PWD " or "NOOP ".
         if opt_arg.trim().is_empty() {
@@ -326,7 +329,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "ACCT" => Command::Acct,
         "ALLO" => Command::Allo,
         "APPE" => Command::Appe(req()?),
-        "AUTH" => Command::Auth(req()?.trim().to_ascii_uppercase()),
+        "AUTH" => Command::Auth(req_word()?.to_ascii_uppercase()),
         "CCC" => no_arg(Command::Ccc)?,
         "CDUP" | "XCUP" => no_arg(Command::Cdup)?,
         "CWD" | "XCWD" => Command::Cwd(req()?),
@@ -355,8 +358,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         // An empty password is a password (anonymous logins send anything, some nothing).
         "PASS" => Command::Pass(Secret::new(opt_arg.to_string())),
         "PASV" => no_arg(Command::Pasv)?,
-        "PBSZ" => Command::Pbsz(req()?.trim().to_string()),
-        "PROT" => Command::Prot(req()?.trim().to_ascii_uppercase()),
+        "PBSZ" => Command::Pbsz(req_word()?.to_string()),
+        "PROT" => Command::Prot(req_word()?.to_ascii_uppercase()),
         "PORT" => Command::Port(args::host_port(&req()?)?),
         "PWD" | "XPWD" => no_arg(Command::Pwd)?,
         "QUIT" => no_arg(Command::Quit)?,
@@ -436,6 +439,8 @@ mod tests {
         assert_eq!(parse(b"PORT 1,2,3"), Err(ParseError::BadArgument));
         assert_eq!(parse(b"NOOP x"), Err(ParseError::BadArgument));
         assert_eq!(parse(b"\x00\x01"), Err(ParseError::BadLine));
+        assert_eq!(parse(b"PBSZ  "), Err(ParseError::MissingArgument));
+        assert_eq!(parse(b"PROT  p "), Ok(Command::Prot("P".into())));
     }
 
     #[test]
