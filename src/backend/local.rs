@@ -238,16 +238,7 @@ impl Backend for LocalBackend {
     }
 
     fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
-        if from.is_root() || to.is_root() {
-            return Err(Error::with_detail(ErrorKind::PermissionDenied, "/", "The root cannot be renamed"));
-        }
-        if to.starts_with(from) && to != from {
-            return Err(Error::with_detail(
-                ErrorKind::PermissionDenied,
-                to.as_str(),
-                "Cannot move a directory into itself",
-            ));
-        }
+        crate::backend::check_rename(from, to)?;
         let real_from = self.real(from)?;
         self.lstat(from, &real_from)?;
         let real_to = self.real(to)?;

@@ -185,16 +185,7 @@ impl Backend for MemoryBackend {
     }
 
     fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
-        if from.is_root() || to.is_root() {
-            return Err(Error::with_detail(ErrorKind::PermissionDenied, "/", "The root cannot be renamed"));
-        }
-        if to.starts_with(from) && to != from {
-            return Err(Error::with_detail(
-                ErrorKind::PermissionDenied,
-                to.as_str(),
-                "Cannot move a directory into itself",
-            ));
-        }
+        crate::backend::check_rename(from, to)?;
         let mut tree = self.lock();
         let node = tree.get(from.as_str()).cloned().ok_or_else(|| Error::new(ErrorKind::NotFound, from.as_str()))?;
         parent_is_dir(&tree, to)?;

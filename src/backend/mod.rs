@@ -93,6 +93,25 @@ pub struct Features {
     pub write_in_place: bool,
 }
 
+/// The rules every backend's rename applies first: the root cannot be renamed, and a directory
+/// cannot move into itself.
+///
+/// # Errors
+/// `PermissionDenied` naming the rule.
+pub fn check_rename(from: &VfsPath, to: &VfsPath) -> Result<()> {
+    if from.is_root() || to.is_root() {
+        return Err(Error::with_detail(ErrorKind::PermissionDenied, "/", "The root cannot be renamed"));
+    }
+    if to.starts_with(from) && to != from {
+        return Err(Error::with_detail(
+            ErrorKind::PermissionDenied,
+            to.as_str(),
+            "Cannot move a directory into itself",
+        ));
+    }
+    Ok(())
+}
+
 /// A storage remote. All calls block; they run on worker threads only.
 pub trait Backend: Send + Sync {
     /// What this backend supports.
