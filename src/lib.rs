@@ -33,6 +33,7 @@ pub mod logging;
 pub mod remote;
 pub mod server;
 pub mod session;
+pub mod sys;
 pub mod tls;
 pub mod vfs;
 

@@ -250,6 +250,12 @@ impl Backend for LocalBackend {
         fs::rename(&real_from, &real_to).map_err(|e| Error::from_io(e, to.as_str()))
     }
 
+    fn available(&self, path: &VfsPath) -> Result<Option<u64>> {
+        let real = self.real(path)?;
+        self.lstat(path, &real)?;
+        crate::sys::available_bytes(&real).map(Some).map_err(|e| Error::from_io(e, path.as_str()))
+    }
+
     fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) -> Result<()> {
         let real = self.real(path)?;
         self.lstat(path, &real)?;

@@ -163,4 +163,12 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// `NotFound`, `PermissionDenied`, ...
     fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) -> Result<()>;
+
+    /// Free bytes for uploads under `path`, when the backend knows (AVBL).
+    ///
+    /// # Errors
+    /// As [`Backend::stat`].
+    fn available(&self, path: &VfsPath) -> Result<Option<u64>> {
+        self.stat(path).map(|_| None)
+    }
 }

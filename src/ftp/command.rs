@@ -65,6 +65,8 @@ pub enum Command {
     Allo,
     /// APPEND (with create) (RFC 959 §4.1.3).
     Appe(String),
+    /// AVAILABLE SPACE (draft-peterson-streamlined-ftp-command-extensions): free bytes.
+    Avbl(String),
     /// AUTHENTICATION/SECURITY MECHANISM (RFC 2228 §3, RFC 4217 §4): `TLS`, `SSL`, ...
     Auth(String),
     /// CLEAR COMMAND CHANNEL (RFC 2228 §3); refused (it would expose later commands).
@@ -154,6 +156,7 @@ impl Command {
             Command::Allo => "ALLO",
             Command::Appe(_) => "APPE",
             Command::Auth(_) => "AUTH",
+            Command::Avbl(_) => "AVBL",
             Command::Ccc => "CCC",
             Command::Cdup => "CDUP",
             Command::Cwd(_) => "CWD",
@@ -215,7 +218,7 @@ impl Command {
             | Command::Auth(p)
             | Command::Pbsz(p)
             | Command::Prot(p) => Some(p.clone()),
-            Command::Help(p) | Command::Mlsd(p) | Command::Mlst(p) | Command::Stat(p) => {
+            Command::Help(p) | Command::Mlsd(p) | Command::Mlst(p) | Command::Stat(p) | Command::Avbl(p) => {
                 (!p.is_empty()).then(|| p.clone())
             }
             Command::List(a) | Command::Nlst(a) => {
@@ -274,9 +277,9 @@ impl Command {
 /// Verbs that exist (RFC 959, 2228, 2389, 2428, 3659, 775, common extensions) but are not
 /// implemented: they get 502 rather than 500.
 const KNOWN_UNIMPLEMENTED: &[&str] = &[
-    "ADAT", "AVBL", "CLNT", "CONF", "CSID", "DSIZ", "ENC", "HASH", "HOST", "LANG", "LPRT", "LPSV", "MFCT", "MFF",
-    "MIC", "MLSX", "REIN", "RMDA", "SITE", "SMNT", "SPSV", "THMB", "XCRC", "XMD5", "XRCP", "XRSQ", "XRSU", "XSEM",
-    "XSEN", "XSHA1", "XSHA256",
+    "ADAT", "CLNT", "CONF", "CSID", "DSIZ", "ENC", "HASH", "HOST", "LANG", "LPRT", "LPSV", "MFCT", "MFF", "MIC",
+    "MLSX", "REIN", "RMDA", "SITE", "SMNT", "SPSV", "THMB", "XCRC", "XMD5", "XRCP", "XRSQ", "XRSU", "XSEM", "XSEN",
+    "XSHA1", "XSHA256",
 ];
 
 /// Splits a line into its upper-cased verb and raw argument bytes.
@@ -330,6 +333,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         "ALLO" => Command::Allo,
         "APPE" => Command::Appe(req()?),
         "AUTH" => Command::Auth(req_word()?.to_ascii_uppercase()),
+        "AVBL" => Command::Avbl(opt_arg.to_string()),
         "CCC" => no_arg(Command::Ccc)?,
         "CDUP" | "XCUP" => no_arg(Command::Cdup)?,
         "CWD" | "XCWD" => Command::Cwd(req()?),

@@ -11,7 +11,8 @@ pub fn feat_reply(tls: bool) -> Reply {
     if tls {
         lines.extend([" AUTH TLS".to_string(), " AUTH SSL".to_string(), " PBSZ".to_string(), " PROT".to_string()]);
     }
-    for feat in ["EPRT", "EPSV", "MDTM", "MFMT", &format!("MLST {mlst}"), "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
+    for feat in
+        ["AVBL", "EPRT", "EPSV", "MDTM", "MFMT", &format!("MLST {mlst}"), "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
     {
         lines.push(format!(" {feat}"));
     }
@@ -21,10 +22,10 @@ pub fn feat_reply(tls: bool) -> Reply {
 
 /// Every implemented verb, for HELP.
 pub const VERBS: &[&str] = &[
-    "ABOR", "ACCT", "ALLO", "APPE", "AUTH", "CCC", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HELP", "LIST",
-    "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS", "PASS", "PASV", "PBSZ", "PORT", "PROT",
-    "PWD", "QUIT", "REST", "RETR", "RMD", "RNFR", "RNTO", "SIZE", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE",
-    "USER", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
+    "ABOR", "ACCT", "ALLO", "APPE", "AUTH", "AVBL", "CCC", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HELP",
+    "LIST", "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS", "PASS", "PASV", "PBSZ", "PORT",
+    "PROT", "PWD", "QUIT", "REST", "RETR", "RMD", "RNFR", "RNTO", "SIZE", "STAT", "STOR", "STOU", "STRU", "SYST",
+    "TYPE", "USER", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
 ];
 
 /// The HELP reply, for all verbs or one.

@@ -117,3 +117,18 @@ impl Session {
         }
     }
 }
+
+impl Session {
+    pub(super) fn avbl(&mut self, arg: &str) {
+        let Some(p) = self.resolve(arg) else { return };
+        self.start_job(Job::Available(p.clone()), Pending::Avbl(p));
+    }
+
+    pub(super) fn avbl_done(&mut self, path: VfsPath, result: JobResult) {
+        match result {
+            Ok(JobOutput::Available(Some(n))) => self.reply(ReplyCode::FileStatus, n.to_string()),
+            Ok(_) => self.reply(ReplyCode::FileUnavailable, format!("{path}: free space is not known for this remote")),
+            Err(e) => self.storage_error(&e),
+        }
+    }
+}

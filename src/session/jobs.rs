@@ -54,6 +54,8 @@ pub enum Job {
     OpenWrite(VfsPath, WriteMode),
     /// Create a file with a name not yet used in this directory (STOU).
     OpenUnique(VfsPath),
+    /// Free space under a path (AVBL).
+    Available(VfsPath),
 }
 
 /// What a finished job produced.
@@ -68,6 +70,8 @@ pub enum JobOutput {
     Reader(Box<dyn ReadStream>, Entry),
     /// A file opened for writing, and its path.
     Writer(Box<dyn WriteStream>, VfsPath),
+    /// Free bytes, if known.
+    Available(Option<u64>),
 }
 
 impl std::fmt::Debug for JobOutput {
@@ -78,6 +82,7 @@ impl std::fmt::Debug for JobOutput {
             JobOutput::Done => f.write_str("Done"),
             JobOutput::Reader(_, e) => f.debug_tuple("Reader").field(e).finish(),
             JobOutput::Writer(_, p) => f.debug_tuple("Writer").field(p).finish(),
+            JobOutput::Available(n) => f.debug_tuple("Available").field(n).finish(),
         }
     }
 }
@@ -100,6 +105,7 @@ pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
         Job::OpenRead(p, offset) => vfs.open_read(&p, offset).map(|(stream, entry)| JobOutput::Reader(stream, entry)),
         Job::OpenWrite(p, mode) => vfs.open_write(&p, mode).map(|w| JobOutput::Writer(w, p)),
         Job::OpenUnique(dir) => open_unique(vfs, &dir),
+        Job::Available(p) => vfs.available(&p).map(JobOutput::Available),
     }
 }
 

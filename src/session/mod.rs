@@ -337,6 +337,7 @@ impl Session {
             Command::Syst => self.reply(ReplyCode::SystemType, "UNIX Type: L8"),
             Command::Feat => self.reply_with(crate::ftp::features::feat_reply(self.shared.tls.is_some())),
             Command::Auth(m) => self.auth(&m),
+            Command::Avbl(p) => self.avbl(&p),
             Command::Pbsz(n) => self.pbsz(&n),
             Command::Prot(l) => self.prot(&l),
             Command::Ccc => self.ccc(),
@@ -383,6 +384,7 @@ impl Session {
             return;
         };
         match pending {
+            Pending::Avbl(p) => self.avbl_done(p, result),
             Pending::Cwd(p) => self.cwd_done(p, result),
             Pending::Dele(p) => self.simple_done(result, ReplyCode::FileActionOk, format!("Deleted {p}")),
             Pending::Listing => self.listing_done(result),

@@ -77,6 +77,8 @@ pub enum Busy {
 /// What a pending job's result is for.
 #[derive(Debug)]
 pub enum Pending {
+    /// AVBL.
+    Avbl(VfsPath),
     /// CWD/CDUP to this path.
     Cwd(VfsPath),
     /// DELE.

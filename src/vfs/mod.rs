@@ -150,6 +150,17 @@ impl Vfs {
         Ok(entries.iter().cloned().map(|e| self.adjust(e, || dir_time)).collect())
     }
 
+    /// Free bytes for uploads under `path`, when the backend knows (AVBL); `Some(0)` under
+    /// `--read-only`.
+    ///
+    /// # Errors
+    /// As [`Backend::stat`].
+    pub fn available(&self, path: &VfsPath) -> Result<Option<u64>> {
+        let path = self.fix(path);
+        let known = self.backend.available(&path)?;
+        Ok(if self.options.read_only { Some(0) } else { known })
+    }
+
     /// Forgets every cached directory listing (SIGHUP).
     pub fn forget_all(&self) {
         self.dirs.forget_all();

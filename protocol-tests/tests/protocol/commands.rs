@@ -119,3 +119,21 @@ fn every_reply_line_ends_in_crlf_and_multiline_replies_are_well_formed() {
         }
     }
 }
+
+#[test]
+fn avbl_reports_free_space_where_the_backend_knows_it() {
+    let s = Server::start(&[]);
+    let mut c = Client::login_anonymous(s.addr);
+    let r = c.cmd("AVBL");
+    assert_eq!(r.code, 213, "{r:?}");
+    let free: u64 = r.lines[0][4..].parse().expect("a byte count");
+    assert!(free > 0);
+    assert!(c.cmd("FEAT").lines.iter().any(|l| l == " AVBL"));
+    assert_eq!(c.cmd("AVBL nope").code, 550);
+    let ro = Server::start(&["--read-only"]);
+    let mut c = Client::login_anonymous(ro.addr);
+    assert_eq!(c.cmd("AVBL").text(), "213 0", "nothing can be uploaded to a read-only server");
+    let mem = Server::start_remote(":memory:", &[], &[]);
+    let mut c = Client::login_anonymous(mem.addr);
+    assert_eq!(c.cmd("AVBL").code, 550, "the memory remote does not know");
+}

@@ -1,0 +1,40 @@
+//! The few direct system calls std does not offer, each explained. This is the only module
+//! allowed `unsafe`.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Bytes available to an unprivileged user on the file system holding `path` (statvfs:
+/// `f_bavail * f_frsize`), for the AVBL command.
+///
+/// # Errors
+/// The path holds a NUL byte, or statvfs failed.
+pub fn available_bytes(path: &Path) -> io::Result<u64> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string; st points to writable memory of the
+    // right type, which statvfs fills completely when it returns 0.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so st is initialised.
+    let st = unsafe { st.assume_init() };
+    // The field types differ between architectures (u32 on some 32-bit targets).
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, size) = (st.f_bavail as u64, st.f_frsize as u64);
+    Ok(blocks.saturating_mul(size))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_temp_dir_has_a_size() {
+        let dir = std::env::temp_dir();
+        assert!(super::available_bytes(&dir).is_ok());
+        assert!(super::available_bytes(std::path::Path::new("/nonexistent/x")).is_err());
+    }
+}
