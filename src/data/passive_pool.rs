@@ -41,11 +41,6 @@ impl PassivePool {
         PassivePool { range, in_use: vec![false; range.len()], cursor }
     }
 
-    /// Ports currently held by sessions.
-    pub fn ports_in_use(&self) -> usize {
-        self.in_use.iter().filter(|u| **u).count()
-    }
-
     /// Opens a listener on a free port of the range at `ip`.
     ///
     /// # Errors

@@ -234,11 +234,6 @@ impl Pump {
         self.bytes
     }
 
-    /// The data socket, for registering with the poll.
-    pub fn socket_mut(&mut self) -> Option<&mut NetStream> {
-        self.socket.as_mut()
-    }
-
     /// Attaches the data connection.
     pub fn attach(&mut self, socket: NetStream, now: Instant) {
         self.socket = Some(socket);

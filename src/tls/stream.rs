@@ -50,16 +50,6 @@ impl NetStream {
         }));
     }
 
-    /// The TCP socket (for poll registration and addresses).
-    pub fn tcp(&self) -> &TcpStream {
-        &self.tcp
-    }
-
-    /// The TCP socket, mutably.
-    pub fn tcp_mut(&mut self) -> &mut TcpStream {
-        &mut self.tcp
-    }
-
     /// Whether this stream is TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
