@@ -9,93 +9,128 @@ use crate::ftp::command::ParseError;
 
 /// FTP reply codes used by this server, named by meaning (RFC 959 §4.2.2 unless noted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u16)]
 pub enum ReplyCode {
     /// 150: about to open the data connection.
-    FileStatusOk = 150,
+    FileStatusOk,
     /// 200.
-    CommandOk = 200,
+    CommandOk,
     /// 202: command not needed at this site (ACCT, ALLO).
-    Superfluous = 202,
+    Superfluous,
     /// 211: system status, FEAT (RFC 2389).
-    SystemStatus = 211,
+    SystemStatus,
     /// 213: file status (SIZE, MDTM, STAT path).
-    FileStatus = 213,
+    FileStatus,
     /// 214: help message.
-    HelpMessage = 214,
+    HelpMessage,
     /// 215: system type.
-    SystemType = 215,
+    SystemType,
     /// 220: greeting.
-    ServiceReady = 220,
+    ServiceReady,
     /// 221: goodbye.
-    ClosingControl = 221,
+    ClosingControl,
     /// 225: data connection open, no transfer in progress (ABOR with nothing to abort).
-    DataOpenNoTransfer = 225,
+    DataOpenNoTransfer,
     /// 226: transfer complete, closing data connection.
-    ClosingDataSuccess = 226,
+    ClosingDataSuccess,
     /// 227: entering passive mode (h1,h2,h3,h4,p1,p2).
-    EnteringPassive = 227,
+    EnteringPassive,
     /// 229: entering extended passive mode (|||port|) (RFC 2428).
-    EnteringExtendedPassive = 229,
+    EnteringExtendedPassive,
     /// 230: logged in.
-    LoggedIn = 230,
+    LoggedIn,
     /// 234: security mechanism accepted, start the handshake (RFC 2228).
-    AuthOk = 234,
+    AuthOk,
     /// 250: requested file action completed.
-    FileActionOk = 250,
+    FileActionOk,
     /// 257: "PATH" created / is the current directory.
-    PathCreated = 257,
+    PathCreated,
     /// 331: user name okay, need password.
-    NeedPassword = 331,
+    NeedPassword,
     /// 350: pending further information (RNFR, REST).
-    PendingFurtherInfo = 350,
+    PendingFurtherInfo,
     /// 421: service not available, closing control connection.
-    ServiceNotAvailable = 421,
+    ServiceNotAvailable,
     /// 425: can't open data connection.
-    CantOpenData = 425,
+    CantOpenData,
     /// 426: connection closed, transfer aborted.
-    TransferAborted = 426,
+    TransferAborted,
     /// 450: file unavailable (busy, transient).
-    FileBusy = 450,
+    FileBusy,
     /// 451: local error in processing.
-    LocalError = 451,
+    LocalError,
     /// 452: insufficient storage space.
-    InsufficientStorage = 452,
+    InsufficientStorage,
     /// 500: syntax error, command unrecognized (also: line too long).
-    SyntaxError = 500,
+    SyntaxError,
     /// 501: syntax error in parameters or arguments.
-    SyntaxErrorArgs = 501,
+    SyntaxErrorArgs,
     /// 502: command not implemented.
-    NotImplemented = 502,
+    NotImplemented,
     /// 503: bad sequence of commands.
-    BadSequence = 503,
+    BadSequence,
     /// 504: command not implemented for that parameter.
-    NotImplementedForParam = 504,
+    NotImplementedForParam,
     /// 522: network protocol not supported (RFC 2428).
-    ProtocolNotSupported = 522,
+    ProtocolNotSupported,
     /// 521: data connection cannot be opened with this PROT setting (RFC 4217).
-    ProtRequired = 521,
+    ProtRequired,
     /// 522: (data connection) TLS negotiation failed or was refused (RFC 4217 §10).
-    TlsNegotiationFailed = 5220,
+    TlsNegotiationFailed,
     /// 530: not logged in.
-    NotLoggedIn = 530,
+    NotLoggedIn,
     /// 534: request denied for policy reasons (RFC 2228).
-    RequestDenied = 534,
+    RequestDenied,
     /// 536: requested PROT level not supported (RFC 2228).
-    ProtLevelNotSupported = 536,
+    ProtLevelNotSupported,
     /// 550: file unavailable (not found, no access, read-only).
-    FileUnavailable = 550,
+    FileUnavailable,
     /// 553: file name not allowed.
-    NameNotAllowed = 553,
+    NameNotAllowed,
 }
 
 impl ReplyCode {
-    /// The three-digit number.
+    /// The three-digit number. (522 has two meanings: RFC 2428's unsupported network protocol
+    /// and RFC 4217's failed data-connection TLS; each has its own variant.)
     pub fn number(self) -> u16 {
         match self {
-            // RFC 2428 and RFC 4217 both define 522; one variant each keeps the names honest.
+            ReplyCode::FileStatusOk => 150,
+            ReplyCode::CommandOk => 200,
+            ReplyCode::Superfluous => 202,
+            ReplyCode::SystemStatus => 211,
+            ReplyCode::FileStatus => 213,
+            ReplyCode::HelpMessage => 214,
+            ReplyCode::SystemType => 215,
+            ReplyCode::ServiceReady => 220,
+            ReplyCode::ClosingControl => 221,
+            ReplyCode::DataOpenNoTransfer => 225,
+            ReplyCode::ClosingDataSuccess => 226,
+            ReplyCode::EnteringPassive => 227,
+            ReplyCode::EnteringExtendedPassive => 229,
+            ReplyCode::LoggedIn => 230,
+            ReplyCode::AuthOk => 234,
+            ReplyCode::FileActionOk => 250,
+            ReplyCode::PathCreated => 257,
+            ReplyCode::NeedPassword => 331,
+            ReplyCode::PendingFurtherInfo => 350,
+            ReplyCode::ServiceNotAvailable => 421,
+            ReplyCode::CantOpenData => 425,
+            ReplyCode::TransferAborted => 426,
+            ReplyCode::FileBusy => 450,
+            ReplyCode::LocalError => 451,
+            ReplyCode::InsufficientStorage => 452,
+            ReplyCode::SyntaxError => 500,
+            ReplyCode::SyntaxErrorArgs => 501,
+            ReplyCode::NotImplemented => 502,
+            ReplyCode::BadSequence => 503,
+            ReplyCode::NotImplementedForParam => 504,
+            ReplyCode::ProtocolNotSupported => 522,
+            ReplyCode::ProtRequired => 521,
             ReplyCode::TlsNegotiationFailed => 522,
-            other => other as u16,
+            ReplyCode::NotLoggedIn => 530,
+            ReplyCode::RequestDenied => 534,
+            ReplyCode::ProtLevelNotSupported => 536,
+            ReplyCode::FileUnavailable => 550,
+            ReplyCode::NameNotAllowed => 553,
         }
     }
 }
