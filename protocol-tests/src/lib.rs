@@ -225,14 +225,19 @@ pub fn make_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// Runs a Python 3 script; asserts it succeeded and returns its stdout.
-pub fn python(script: &str) -> String {
-    let out = Command::new("python3").args(["-c", script]).output().expect("python3");
+/// Runs a command; asserts it succeeded (showing its output if not) and returns its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run command");
     assert!(
         out.status.success(),
-        "python failed:\n{}\n{}",
+        "{cmd:?} failed: {}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a Python 3 script; asserts it succeeded and returns its stdout.
+pub fn python(script: &str) -> String {
+    run_ok(Command::new("python3").args(["-c", script]))
 }

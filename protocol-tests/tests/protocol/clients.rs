@@ -3,21 +3,10 @@
 
 use std::process::Command;
 
-use protocol_tests::{have, pattern, sha256, Server};
+use protocol_tests::{have, pattern, run_ok as run, sha256, Server};
 
 fn require(program: &str) {
     assert!(have(program), "{program} is not installed: the README's test command (.ci/run) installs it");
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run client");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
