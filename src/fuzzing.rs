@@ -121,6 +121,50 @@ pub fn remote_spec(data: &[u8]) {
     let _ = crate::remote::config_file::ConfigFile::parse(&text, "fuzz");
 }
 
+/// `ftp_client`: what an FTP server sends the ftp backend. The reply parser never panics,
+/// uses no more than it was given and at least one line per reply, and gives the same replies
+/// however the bytes are split; the 227/229 and listing-line parsers never panic.
+pub fn ftp_client(data: &[u8]) {
+    use crate::ftp::reply_parser::{parse_epsv, parse_pasv, parse_reply, ReplyParse};
+    let mut whole = Vec::new();
+    let mut rest = data;
+    while let ReplyParse::Complete(reply, used) = parse_reply(rest) {
+        assert!(used > 0 && used <= rest.len(), "used {used} of {}", rest.len());
+        assert!((100..600).contains(&reply.code));
+        rest = &rest[used..];
+        whole.push(reply);
+    }
+    // Fed in two parts (as reads may split it), the same replies come out.
+    let split = data.len() / 3;
+    let mut buf = data[..split].to_vec();
+    let mut again = Vec::new();
+    let mut fed_all = false;
+    loop {
+        match parse_reply(&buf) {
+            ReplyParse::Complete(reply, used) => {
+                buf.drain(..used);
+                again.push(reply);
+            }
+            _ if !fed_all => {
+                buf.extend_from_slice(&data[split..]);
+                fed_all = true;
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(whole, again, "replies depend on how the bytes were split");
+    let text = String::from_utf8_lossy(data);
+    let _ = parse_pasv(&text);
+    let _ = parse_epsv(&text);
+    let now = crate::ftp::time::from_unix(1_790_000_000, 0);
+    for line in text.lines() {
+        let _ = crate::ftp::listing_parser::parse_mlsx_line(line);
+        if let Some(e) = crate::ftp::listing_parser::parse_list_line(line, now) {
+            assert!(!e.name.is_empty() && !e.name.contains('/'), "{line:?} gave {:?}", e.name);
+        }
+    }
+}
+
 /// `session`: the input is a control stream for one session on an empty memory backend. No
 /// panic, and every command taken gets exactly one final reply (a second one only when it is
 /// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
@@ -280,6 +324,11 @@ mod tests {
     #[test]
     fn remote_spec_seeds_replay() {
         replay("remote_spec", super::remote_spec);
+    }
+
+    #[test]
+    fn ftp_client_seeds_replay() {
+        replay("ftp_client", super::ftp_client);
     }
 
     #[test]

@@ -52,7 +52,11 @@ fn main() -> ExitCode {
             Err(e) => return fail(&CliError::Fatal(format!("TLS: {e}"))),
         },
     };
-    let server = match Server::bind(&config, limits, tls) {
+    let backend = match config.served.open() {
+        Ok(b) => b,
+        Err(e) => return fail(&CliError::Fatal(e)),
+    };
+    let server = match Server::bind(&config, backend, limits, tls) {
         Ok(s) => s,
         Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
     };

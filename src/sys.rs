@@ -29,6 +29,40 @@ pub fn available_bytes(path: &Path) -> io::Result<u64> {
     Ok(blocks.saturating_mul(size))
 }
 
+/// Size, use and free space (for unprivileged users) of the file system holding `path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsSpace {
+    /// Total bytes.
+    pub total: u64,
+    /// Bytes in use.
+    pub used: u64,
+    /// Bytes an unprivileged user may still write.
+    pub free: u64,
+}
+
+/// statvfs of `path` as byte counts.
+///
+/// # Errors
+/// The path holds a NUL byte, or statvfs failed.
+pub fn fs_space(path: &Path) -> io::Result<FsSpace> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: as in `available_bytes`.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so st is initialised.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)]
+    let (blocks, bfree, bavail, size) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64, st.f_frsize as u64);
+    Ok(FsSpace {
+        total: blocks.saturating_mul(size),
+        used: blocks.saturating_sub(bfree).saturating_mul(size),
+        free: bavail.saturating_mul(size),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -241,3 +241,75 @@ pub fn run_ok(cmd: &mut Command) -> String {
 pub fn python(script: &str) -> String {
     run_ok(Command::new("python3").args(["-c", script]))
 }
+
+/// A cert for `localhost` and `127.0.0.1` (subjectAltName, not a CA), so TLS clients that
+/// check names (rustls) accept it once it is trusted (e.g. through `SSL_CERT_FILE`).
+pub fn make_trusted_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed (the README's test command installs it)");
+    assert!(status.success(), "openssl req failed");
+    (cert, key)
+}
+
+/// A running pyftpdlib server (anonymous, full write rights) on 127.0.0.1 with a fresh root,
+/// killed on drop. The README's test command installs pyftpdlib.
+pub struct PyFtpd {
+    child: Child,
+    /// Its control port.
+    pub port: u16,
+    /// The served directory.
+    pub root: tempfile::TempDir,
+}
+
+impl PyFtpd {
+    /// Starts it; panics (with the fix) if pyftpdlib is missing.
+    pub fn start() -> PyFtpd {
+        let root = tempfile::tempdir().expect("tempdir");
+        let script = r#"
+import logging, sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+logging.basicConfig(level=logging.WARNING)
+auth = DummyAuthorizer()
+auth.add_anonymous(sys.argv[1], perm="elradfmwMT")
+FTPHandler.authorizer = auth
+FTPHandler.permit_foreign_addresses = False
+server = FTPServer(("127.0.0.1", 0), FTPHandler)
+print(server.socket.getsockname()[1], flush=True)
+server.serve_forever()
+"#;
+        let mut child = Command::new("python3")
+            .args(["-c", script])
+            .arg(root.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let Ok(port) = line.trim().parse() else {
+            let _ = child.kill();
+            panic!("pyftpdlib did not start (is python3-pyftpdlib installed? protocol-tests/test-all.sh installs it)");
+        };
+        PyFtpd { child, port, root }
+    }
+}
+
+impl Drop for PyFtpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -8,8 +8,12 @@ mod clients; // real clients: curl, Python ftplib, lftp, rclone
 mod commands; // every verb's replies on the control connection
 #[path = "protocol/concurrency.rs"]
 mod concurrency; // many sessions at once
+#[path = "protocol/conformance.rs"]
+mod conformance; // the same calls against every backend (local, memory, ftp)
 #[path = "protocol/dir_cache.rs"]
 mod dir_cache; // --dir-cache-time, changes through the server, SIGHUP
+#[path = "protocol/ftp_backend.rs"]
+mod ftp_backend; // serving another FTP server: TLS, config remotes, failures, limits
 #[path = "protocol/hardening.rs"]
 mod hardening; // the bad-input suite and the limits that bound hostile clients
 #[path = "protocol/lifecycle.rs"]
@@ -26,3 +30,5 @@ mod security; // every safety refusal
 mod tls; // FTPS: explicit and implicit TLS, PROT, session reuse, reload
 #[path = "protocol/transfer.rs"]
 mod transfer; // RETR/STOR/APPE/STOU, REST, ASCII, ABOR, active and passive
+#[path = "protocol/vfs.rs"]
+mod vfs; // the read path, its flags, and the space figures

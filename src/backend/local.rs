@@ -250,6 +250,11 @@ impl Backend for LocalBackend {
         fs::rename(&real_from, &real_to).map_err(|e| Error::from_io(e, to.as_str()))
     }
 
+    fn usage(&self) -> Result<crate::backend::Usage> {
+        let s = crate::sys::fs_space(&self.root).map_err(|e| Error::from_io(e, "/"))?;
+        Ok(crate::backend::Usage { total: Some(s.total), used: Some(s.used), free: Some(s.free) })
+    }
+
     fn available(&self, path: &VfsPath) -> Result<Option<u64>> {
         let real = self.real(path)?;
         self.lstat(path, &real)?;

@@ -3,6 +3,7 @@
 //! no client string reaches a backend unvalidated.
 
 pub mod error;
+pub mod ftp;
 pub mod local;
 pub mod memory;
 
@@ -86,6 +87,17 @@ pub trait WriteStream: Send {
     fn abort(self: Box<Self>);
 }
 
+/// Space figures of a remote (rclone's About): each `None` when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Total bytes.
+    pub total: Option<u64>,
+    /// Bytes in use.
+    pub used: Option<u64>,
+    /// Bytes free for uploads.
+    pub free: Option<u64>,
+}
+
 /// What a backend can do beyond the basics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Features {
@@ -163,6 +175,14 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// `NotFound`, `PermissionDenied`, ...
     fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) -> Result<()>;
+
+    /// The space figures of the whole remote, as far as the backend knows them.
+    ///
+    /// # Errors
+    /// The backend failed to say.
+    fn usage(&self) -> Result<Usage> {
+        Ok(Usage::default())
+    }
 
     /// Free bytes for uploads under `path`, when the backend knows (AVBL).
     ///

@@ -78,6 +78,11 @@ impl Config {
                 },
             },
             case_insensitive: flag_bool(raw, "vfs-case-insensitive"),
+            buffer_size: match raw.values.get("buffer-size") {
+                Some(Value::Size(s)) => s.unwrap_or(0),
+                _ => 16 << 20,
+            },
+            used_is_size: flag_bool(raw, "vfs-used-is-size"),
         };
         let served = resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?;
         Ok(Config {
@@ -151,6 +156,8 @@ pub enum Served {
     Local(PathBuf),
     /// An in-memory tree (`:memory:` or a `type = memory` remote); the text is REMOTE:PATH.
     Memory(String),
+    /// A directory of an FTP server.
+    Ftp(crate::backend::ftp::FtpOptions),
 }
 
 impl Served {
@@ -159,7 +166,21 @@ impl Served {
         match self {
             Served::Local(p) => p.display().to_string(),
             Served::Memory(spec) => format!("{spec} (in memory)"),
+            Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
         }
+    }
+
+    /// Builds the backend (an ftp remote connects once here, so a wrong address, password or
+    /// certificate stops the start-up with a clear message).
+    ///
+    /// # Errors
+    /// What went wrong, for the operator.
+    pub fn open(&self) -> Result<Box<dyn crate::backend::Backend>, String> {
+        Ok(match self {
+            Served::Local(root) => Box::new(crate::backend::local::LocalBackend::new(root.clone())),
+            Served::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
+            Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
+        })
     }
 }
 
@@ -182,6 +203,7 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
     })?;
     let path = match resolved {
         Resolved::Memory(_) => return Ok(Served::Memory(remote.to_string())),
+        Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         Resolved::Local(path) => path,
     };
     match std::fs::metadata(&path) {

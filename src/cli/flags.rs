@@ -70,7 +70,6 @@ use ValueKind::*;
 
 const PROXY: &str = "the auth proxy comes in a later release";
 const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
-const VFS_CORE: &str = "the VFS directory cache and chunked reader come in a later release";
 const RC: &str = "remote control (--rc) comes in a later release";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
@@ -85,7 +84,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         Now,
     ),
     flag("ban-time", Duration, "1m0s", "[ftpvfs] How long a banned IP is refused (421)", Now),
-    flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Later(VFS_CORE)),
+    flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Now),
     flag("cache-dir", Text, "", "Directory rclone will use for caching", Later(CACHE)),
     flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
     flag("config", Text, "", "Config file (default: rclone's search order; 'notfound' for none)", Now),
@@ -121,7 +120,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         Now,
     ),
     flag("max-list-entries", Int, "500000", "[ftpvfs] Most entries in one listing; a larger directory gets 550", Now),
-    flag("no-checksum", Bool, "", "Don't compare checksums on up/download", Later(VFS_CORE)),
+    flag(
+        "no-checksum",
+        Bool,
+        "",
+        "Don't compare checksums on up/download (no backend of this release has hashes to compare)",
+        Now,
+    ),
     flag("no-modtime", Bool, "", "Don't read/write the modification time (can speed things up)", Now),
     flag("no-seek", Bool, "", "Don't allow seeking in files", Now),
     flag("pass", Text, "", "Password for authentication (empty value allow every password)", Now),
@@ -156,16 +161,28 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("vfs-read-ahead", Size, "0", "Extra read ahead over --buffer-size when using cache-mode full", Later(CACHE)),
     flag("vfs-read-chunk-size", Size, "128Mi", "Read the source objects in chunks", Now),
     flag("vfs-read-chunk-size-limit", Size, "off", "Max chunk doubling size ('off' is unlimited)", Now),
-    flag("vfs-read-wait", Duration, "20ms", "Time to wait for in-sequence read before seeking", Later(VFS_CORE)),
+    flag(
+        "vfs-read-wait",
+        Duration,
+        "20ms",
+        "Time to wait for in-sequence read before seeking (FTP reads are always in sequence)",
+        Now,
+    ),
     flag(
         "vfs-used-is-size",
         Bool,
         "",
-        "Use the rclone size algorithm for Used size (no effect over FTP, as in rclone)",
+        "Use the rclone size algorithm for Used size (shown by STAT)",
         Now,
     ),
     flag("vfs-write-back", Duration, "5s", "Time to writeback files after last use when using cache", Later(CACHE)),
-    flag("vfs-write-wait", Duration, "1s", "Time to wait for in-sequence write before giving error", Later(VFS_CORE)),
+    flag(
+        "vfs-write-wait",
+        Duration,
+        "1s",
+        "Time to wait for in-sequence write before giving error (FTP writes are always in sequence)",
+        Now,
+    ),
     FlagDef {
         name: "verbose",
         short: Some('v'),

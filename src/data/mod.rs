@@ -30,6 +30,8 @@ pub enum TransferBody {
         stream: Box<dyn ReadStream>,
         /// TYPE A.
         ascii: bool,
+        /// Bytes to read ahead of the client (`--buffer-size`; 0: one buffer).
+        read_ahead: usize,
     },
     /// A file from the client (STOR, APPE, STOU); `ascii` converts CRLF to LF.
     Upload {

@@ -1,15 +1,18 @@
 //! `Pump`: moves one transfer's bytes between its data socket (non-blocking, on the reactor)
 //! and its file stream (blocking, on the workers).
 //!
-//! Memory is bounded: two buffers of `BUFFER_SIZE` per transfer, allocated when the transfer
-//! starts and freed when it ends; a slow client or a slow disk only makes the other side wait
-//! (the socket is not read, or no read is submitted) and never grows a queue. Only one worker
-//! task per transfer is in flight, so file operations stay in order.
+//! Memory is bounded: an upload has two buffers of `BUFFER_SIZE`; a download has the buffer
+//! being sent plus up to `--buffer-size` of read-ahead (`BUFFER_SIZE` at least), filled only
+//! while the file outpaces the client. Buffers are allocated as the transfer needs them and
+//! freed when it ends; a slow client or a slow disk only makes the other side wait (the socket
+//! is not read, or no read is submitted). Only one worker task per transfer is in flight, so
+//! file operations stay in order.
 //!
 //! The pump does not own workers or the poll: it hands out `PumpTask`s and takes `PumpDone`s,
 //! and the reactor moves them. A zero-copy path for local files (sendfile/splice) fits in as
 //! another `Body` using `ReadStream::raw_fd`.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::Instant;
 
@@ -139,10 +142,14 @@ enum Body {
         /// Being written to the socket.
         out: Vec<u8>,
         out_pos: usize,
-        /// Filled by a worker, next in line.
-        ready: Option<Vec<u8>>,
-        /// Empty, for the next read.
-        spare: Option<Vec<u8>>,
+        /// Filled by workers, next in line (the read-ahead).
+        ready: VecDeque<Vec<u8>>,
+        /// Bytes in `ready`.
+        ready_bytes: usize,
+        /// `--buffer-size`: keep reading while less than this is ready (one buffer at least).
+        read_ahead: usize,
+        /// Empty buffers, for the next reads.
+        spares: Vec<Vec<u8>>,
         eof: bool,
     },
     Upload {
@@ -179,13 +186,15 @@ impl Pump {
     pub fn new(id: u64, body: TransferBody, now: Instant) -> Pump {
         let body = match body {
             TransferBody::Send(data) => Body::Send { data, pos: 0 },
-            TransferBody::Download { stream, ascii } => Body::Download {
+            TransferBody::Download { stream, ascii, read_ahead } => Body::Download {
                 stream: Some(stream),
                 ascii: ascii.then(ToCrlf::default),
                 out: Vec::new(),
                 out_pos: 0,
-                ready: None,
-                spare: Some(Vec::with_capacity(BUFFER_SIZE)),
+                ready: VecDeque::new(),
+                ready_bytes: 0,
+                read_ahead,
+                spares: Vec::new(),
                 eof: false,
             },
             TransferBody::Upload { stream, ascii } => Body::Upload {
@@ -269,10 +278,13 @@ impl Pump {
         self.outcome = Some(outcome);
     }
 
+    /// Starts the next file read when the stream is home and the read-ahead is not full.
     fn submit_read(&mut self) {
-        if let Body::Download { stream, ascii, ready, spare, eof: false, .. } = &mut self.body {
-            if ready.is_none() && stream.is_some() && spare.is_some() {
-                if let (Some(stream), Some(buf)) = (stream.take(), spare.take()) {
+        if let Body::Download { stream, ascii, ready, ready_bytes, read_ahead, spares, eof: false, .. } = &mut self.body
+        {
+            if ready.is_empty() || *ready_bytes < *read_ahead {
+                if let Some(stream) = stream.take() {
+                    let buf = spares.pop().unwrap_or_else(|| Vec::with_capacity(BUFFER_SIZE));
                     self.tasks.push(PumpTask::Read { stream, buf, ascii: ascii.take() });
                 }
             }
@@ -284,16 +296,19 @@ impl Pump {
         match (done, &mut self.body) {
             (
                 PumpDone::Read { stream: s, buf, ascii: a, result },
-                Body::Download { stream, ascii, ready, spare, eof, .. },
+                Body::Download { stream, ascii, ready, ready_bytes, spares, eof, .. },
             ) => {
                 *stream = Some(s);
                 *ascii = a;
                 match result {
                     Ok(0) => {
                         *eof = true;
-                        *spare = Some(buf);
+                        spares.push(buf);
                     }
-                    Ok(_) => *ready = Some(buf),
+                    Ok(_) => {
+                        *ready_bytes += buf.len();
+                        ready.push_back(buf);
+                    }
                     Err(e) => {
                         self.fail(TransferOutcome::Storage(e));
                         return;
@@ -384,12 +399,17 @@ impl Pump {
 
     fn drive_download(&mut self, now: Instant) {
         loop {
-            let Body::Download { stream, out, out_pos, ready, spare, eof, .. } = &mut self.body else { return };
+            let Body::Download { stream, out, out_pos, ready, ready_bytes, spares, eof, .. } = &mut self.body else {
+                return;
+            };
             if *out_pos == out.len() {
-                if let Some(next) = ready.take() {
+                if let Some(next) = ready.pop_front() {
+                    *ready_bytes -= next.len();
                     let mut old = std::mem::replace(out, next);
                     old.clear();
-                    *spare = Some(old);
+                    if old.capacity() > 0 {
+                        spares.push(old);
+                    }
                     *out_pos = 0;
                 } else if *eof && stream.is_some() {
                     if self.socket.is_some() {
@@ -514,6 +534,56 @@ fn send_some(socket: &mut NetStream, data: &[u8]) -> Result<Option<usize>, SendE
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(tls_failure(&e).map_or(SendError::ClosedByPeer, SendError::Tls)),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// An endless file that counts the bytes read from it.
+    struct Counting(Arc<AtomicU64>);
+
+    impl ReadStream for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> backend::Result<usize> {
+            self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            Ok(buf.len())
+        }
+    }
+
+    /// Bytes a download reads from its file before any client connects.
+    fn read_before_the_client(read_ahead: usize) -> u64 {
+        let read = Arc::new(AtomicU64::new(0));
+        let body = TransferBody::Download { stream: Box::new(Counting(read.clone())), ascii: false, read_ahead };
+        let now = Instant::now();
+        let mut pump = Pump::new(1, body, now);
+        loop {
+            let tasks = pump.take_tasks();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                if let Some(done) = run_task(task) {
+                    pump.on_done(done, now);
+                }
+            }
+        }
+        read.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_download_reads_ahead_up_to_the_buffer_size_and_no_further() {
+        // The buffer next to be sent is filled too, so that much more is read.
+        let buffer = BUFFER_SIZE as u64;
+        assert_eq!(read_before_the_client(0), 2 * buffer, "no read-ahead: the next buffer and one more");
+        for ahead in [4u64 << 20, 16 << 20] {
+            let read = read_before_the_client(ahead as usize);
+            assert!((ahead + buffer..=ahead + 2 * buffer).contains(&read), "{ahead} of read-ahead read {read}");
         }
     }
 }

@@ -184,6 +184,8 @@ pub enum Resolved {
     Local(PathBuf),
     /// A fresh in-memory tree (the path is the directory served inside it).
     Memory(String),
+    /// A directory of an FTP server.
+    Ftp(crate::backend::ftp::FtpOptions),
 }
 
 /// Resolves a remote spec against the config file and the environment.
@@ -233,11 +235,37 @@ pub fn resolve(
     match backend.as_str() {
         "local" => Ok(Resolved::Local(PathBuf::from(if path.is_empty() { "." } else { path }))),
         "memory" => Ok(Resolved::Memory(path.clone())),
+        "ftp" => {
+            // RCLONE_FTP_<KEY> fills in what neither the remote nor its environment set.
+            for key in FTP_KEYS {
+                if !opts.contains_key(*key) {
+                    if let Some(v) = env(&format!("RCLONE_FTP_{}", env_name(key))) {
+                        opts.insert((*key).to_string(), v);
+                    }
+                }
+            }
+            crate::backend::ftp::FtpOptions::from_map(&opts, path).map(Resolved::Ftp).map_err(RemoteError::Config)
+        }
         other => Err(RemoteError::Config(format!(
-            "backend {other:?} is not supported yet: this release serves local and memory remotes"
+            "backend {other:?} is not supported yet: this release serves local, memory and ftp remotes"
         ))),
     }
 }
+
+/// The ftp options `RCLONE_FTP_<KEY>` may set.
+const FTP_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "pass",
+    "tls",
+    "explicit_tls",
+    "no_check_certificate",
+    "concurrency",
+    "disable_epsv",
+    "disable_mlsd",
+    "idle_timeout",
+];
 
 /// The environment-variable form of a name or key: upper case, non-alphanumerics as `_`.
 fn env_name(s: &str) -> String {

@@ -17,8 +17,6 @@ use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
 use crate::auth::StaticUser;
-use crate::backend::local::LocalBackend;
-use crate::cli::config::Served;
 use crate::cli::Config;
 use crate::data::passive_pool::PassivePool;
 use crate::session::Shared;
@@ -47,11 +45,16 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the control listener and starts the workers; `tls` enables FTPS.
+    /// Binds the control listener and starts the workers serving `backend`; `tls` enables FTPS.
     ///
     /// # Errors
     /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
-    pub fn bind(config: &Config, limits: Limits, tls: Option<TlsContext>) -> io::Result<Server> {
+    pub fn bind(
+        config: &Config,
+        backend: Box<dyn crate::backend::Backend>,
+        limits: Limits,
+        tls: Option<TlsContext>,
+    ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
@@ -63,10 +66,6 @@ impl Server {
             signal_hook::consts::SIGHUP,
         ])?;
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
-        let backend: Box<dyn crate::backend::Backend> = match &config.served {
-            Served::Local(root) => Box::new(LocalBackend::new(root.clone())),
-            Served::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
-        };
         let vfs = Vfs::new(backend, config.vfs);
         let (done_tx, done_rx) = mpsc::channel();
         let workers = Workers::start(limits.workers, vfs.clone(), done_tx, waker)?;

@@ -3,6 +3,7 @@
 use crate::ftp::args::OptsArg;
 use crate::ftp::listing::FactSet;
 use crate::ftp::reply::{Reply, ReplyCode};
+use crate::session::jobs::{JobOutput, JobResult};
 use crate::session::state::Phase;
 use crate::session::{DataSetup, Session};
 
@@ -20,8 +21,9 @@ impl Session {
         }
     }
 
-    /// STAT with no argument: the server status (RFC 959 §4.1.3), as a 211 multi-line reply.
-    pub(super) fn stat_server(&mut self) {
+    /// STAT with no argument: the server status (RFC 959 §4.1.3), as a 211 multi-line reply;
+    /// once logged in, with the remote's space figures (`usage`).
+    pub(super) fn stat_server(&mut self, usage: Option<JobResult>) {
         let who = match &self.phase {
             Phase::LoggedIn { user } | Phase::AwaitRnto { user, .. } => format!("Logged in as {user}"),
             _ => "Not logged in".to_string(),
@@ -41,8 +43,22 @@ impl Session {
             format!(" {who}"),
             format!(" TYPE: {ttype}, FORM: Nonprint; STRUcture: File; transfer MODE: Stream"),
             format!(" {data}"),
-            "End of status".into(),
         ];
+        let mut lines = lines;
+        match usage {
+            Some(Ok(JobOutput::Usage(u))) => {
+                let show = |v: Option<u64>| v.map_or_else(|| "unknown".to_string(), |n| n.to_string());
+                lines.push(format!(
+                    " Space: {} bytes used, {} bytes free, {} bytes total",
+                    show(u.used),
+                    show(u.free),
+                    show(u.total)
+                ));
+            }
+            Some(Err(e)) => lines.push(format!(" Space: unknown ({})", e.client_message())),
+            _ => {}
+        }
+        lines.push("End of status".into());
         self.reply_with(Reply::multi(ReplyCode::SystemStatus, lines));
     }
 }

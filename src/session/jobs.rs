@@ -56,6 +56,8 @@ pub enum Job {
     OpenUnique(VfsPath),
     /// Free space under a path (AVBL).
     Available(VfsPath),
+    /// The remote's space figures (STAT without a path).
+    Usage,
 }
 
 /// What a finished job produced.
@@ -72,6 +74,8 @@ pub enum JobOutput {
     Writer(Box<dyn WriteStream>, VfsPath),
     /// Free bytes, if known.
     Available(Option<u64>),
+    /// The remote's space figures.
+    Usage(crate::backend::Usage),
 }
 
 impl std::fmt::Debug for JobOutput {
@@ -83,6 +87,7 @@ impl std::fmt::Debug for JobOutput {
             JobOutput::Reader(_, e) => f.debug_tuple("Reader").field(e).finish(),
             JobOutput::Writer(_, p) => f.debug_tuple("Writer").field(p).finish(),
             JobOutput::Available(n) => f.debug_tuple("Available").field(n).finish(),
+            JobOutput::Usage(u) => f.debug_tuple("Usage").field(u).finish(),
         }
     }
 }
@@ -106,6 +111,7 @@ pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
         Job::OpenWrite(p, mode) => vfs.open_write(&p, mode).map(|w| JobOutput::Writer(w, p)),
         Job::OpenUnique(dir) => open_unique(vfs, &dir),
         Job::Available(p) => vfs.available(&p).map(JobOutput::Available),
+        Job::Usage => vfs.usage().map(JobOutput::Usage),
     }
 }
 

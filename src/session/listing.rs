@@ -83,7 +83,11 @@ impl Session {
 
     pub(super) fn stat(&mut self, arg: String) {
         if arg.is_empty() {
-            self.stat_server();
+            if matches!(self.phase, crate::session::state::Phase::LoggedIn { .. }) {
+                self.start_job(Job::Usage, Pending::StatServer);
+            } else {
+                self.stat_server(None);
+            }
             return;
         }
         let Some(path) = self.resolve(&arg) else { return };

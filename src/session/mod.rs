@@ -385,6 +385,7 @@ impl Session {
         };
         match pending {
             Pending::Avbl(p) => self.avbl_done(p, result),
+            Pending::StatServer => self.stat_server(Some(result)),
             Pending::Cwd(p) => self.cwd_done(p, result),
             Pending::Dele(p) => self.simple_done(result, ReplyCode::FileActionOk, format!("Deleted {p}")),
             Pending::Listing => self.listing_done(result),

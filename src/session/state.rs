@@ -93,6 +93,8 @@ pub enum Pending {
     Mkd(VfsPath),
     /// MLST.
     Mlst(VfsPath),
+    /// STAT without a path, once the space figures are in.
+    StatServer,
     /// RETR.
     Retr(VfsPath),
     /// RMD.

@@ -57,11 +57,20 @@ impl Session {
                 self.begin_transfer(
                     TransferKind::Retr,
                     format!("Opening {mode} mode data connection for {path} ({} bytes)", entry.size),
-                    TransferBody::Download { stream, ascii },
+                    TransferBody::Download { stream, ascii, read_ahead: self.read_ahead_for(entry.size) },
                 );
             }
             Ok(_) => self.reply(ReplyCode::LocalError, "Unexpected result"),
             Err(e) => self.storage_error(&e),
+        }
+    }
+
+    /// `--buffer-size` of read-ahead for a download, none for files under 1 MiB (as rclone).
+    fn read_ahead_for(&self, size: u64) -> usize {
+        if size < 1 << 20 {
+            0
+        } else {
+            usize::try_from(self.shared.vfs.options().buffer_size).unwrap_or(usize::MAX)
         }
     }
 

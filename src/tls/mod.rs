@@ -7,6 +7,7 @@
 //! a client offering only other protocols is refused by rustls with `no_application_protocol`
 //! (no cross-protocol use of our certificate), and a client offering none is accepted.
 
+pub mod client;
 pub mod stream;
 
 use std::fmt;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{Backend, ReadStream, Result};
+use crate::backend::{Backend, Error, ErrorKind, ReadStream, Result};
 use crate::vfs::VfsPath;
 
 /// Chunk sizes for the reader.
@@ -87,32 +87,34 @@ impl ChunkedReader {
 
 impl ReadStream for ChunkedReader {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        loop {
-            if self.current.is_none() {
-                if self.pos >= self.size {
-                    return Ok(0);
-                }
-                self.open_next()?;
+        if self.current.is_none() {
+            if self.pos >= self.size {
+                return Ok(0);
             }
-            let Some((stream, owed)) = self.current.as_mut() else { return Ok(0) };
-            let want = buf.len().min(usize::try_from(*owed).unwrap_or(usize::MAX));
-            let n = stream.read(&mut buf[..want])?;
-            if n == 0 {
-                // This request is done: either it delivered its range or the file ended.
-                let exhausted = *owed == 0;
-                self.current = None;
-                if !exhausted || self.pos >= self.size {
-                    return Ok(0);
-                }
-                continue;
-            }
-            *owed -= n as u64;
-            self.pos += n as u64;
-            if *owed == 0 {
-                self.current = None;
-            }
-            return Ok(n);
+            self.open_next()?;
         }
+        let Some((stream, owed)) = self.current.as_mut() else { return Ok(0) };
+        let want = buf.len().min(usize::try_from(*owed).unwrap_or(usize::MAX));
+        let n = stream.read(&mut buf[..want])?;
+        if n == 0 {
+            // This request ended before its range did: the file is shorter than it was when
+            // opened. Sending what there is as complete would hide that.
+            self.current = None;
+            if self.pos < self.size {
+                return Err(Error::with_detail(
+                    ErrorKind::Transient,
+                    self.path.as_str(),
+                    "The file changed while being read (it ended early)",
+                ));
+            }
+            return Ok(0);
+        }
+        *owed -= n as u64;
+        self.pos += n as u64;
+        if *owed == 0 {
+            self.current = None;
+        }
+        Ok(n)
     }
 
     fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
@@ -187,6 +189,27 @@ mod tests {
         assert_eq!(out, data[offset as usize..]);
         let requests = b.requests.lock().unwrap().clone();
         (out, requests)
+    }
+
+    #[test]
+    fn a_file_that_shrinks_while_read_is_an_error_not_a_short_success() {
+        let b = Arc::new(MemoryBackend::new());
+        let path = VfsPath::root().resolve("f").unwrap();
+        let mut w = b.open_write(&path, WriteMode::Replace).unwrap();
+        w.write_all(&[7u8; 500]).unwrap();
+        w.commit().unwrap();
+        // Opened believing it holds 1000 bytes: 500 arrive, then an error.
+        let mut r = ChunkedReader::open(b, path, 0, 1000, ChunkPolicy { initial: Some(300), limit: None }).unwrap();
+        let mut buf = [0u8; 1000];
+        let mut got = 0;
+        let err = loop {
+            match r.read(&mut buf) {
+                Ok(0) => panic!("a short file ended as if complete after {got} bytes"),
+                Ok(n) => got += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!((got, err.kind), (500, ErrorKind::Transient));
     }
 
     #[test]

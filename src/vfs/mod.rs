@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use path::{PathError, VfsPath};
 
-use crate::backend::{Backend, Entry, Error, ErrorKind, ReadStream, Result, WriteMode, WriteStream};
+use crate::backend::{Backend, Entry, Error, ErrorKind, ReadStream, Result, Usage, WriteMode, WriteStream};
 
 /// VFS behaviour chosen by flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,11 @@ pub struct VfsOptions {
     /// `--vfs-case-insensitive`: a name that does not exist as typed but exists once with
     /// another case is used as it exists.
     pub case_insensitive: bool,
+    /// `--buffer-size`: bytes of a download read ahead of the client, in memory.
+    pub buffer_size: u64,
+    /// `--vfs-used-is-size`: the used space is the sum of all file sizes (a walk of the whole
+    /// remote), not what the backend reports.
+    pub used_is_size: bool,
 }
 
 impl VfsOptions {
@@ -70,6 +75,8 @@ impl Default for VfsOptions {
             dir_cache_time: Duration::from_secs(300),
             chunks: chunked_reader::ChunkPolicy { initial: Some(128 << 20), limit: None },
             case_insensitive: false,
+            buffer_size: 16 << 20,
+            used_is_size: false,
         }
     }
 }
@@ -79,6 +86,8 @@ pub struct Vfs {
     backend: Arc<dyn Backend>,
     options: VfsOptions,
     dirs: Arc<dir_cache::DirCache>,
+    /// The last space figures and when they were taken (kept for `--dir-cache-time`).
+    usage: std::sync::Mutex<Option<(Instant, Usage)>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -91,7 +100,7 @@ impl Vfs {
     /// A VFS over `backend`.
     pub fn new(backend: Box<dyn Backend>, options: VfsOptions) -> Arc<Vfs> {
         let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
-        Arc::new(Vfs { backend: Arc::from(backend), options, dirs })
+        Arc::new(Vfs { backend: Arc::from(backend), options, dirs, usage: Default::default() })
     }
 
     /// The options in force.
@@ -161,9 +170,52 @@ impl Vfs {
         Ok(if self.options.read_only { Some(0) } else { known })
     }
 
-    /// Forgets every cached directory listing (SIGHUP).
+    /// Forgets every cached directory listing and the space figures (SIGHUP).
     pub fn forget_all(&self) {
         self.dirs.forget_all();
+        *self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The remote's space figures, as rclone's VFS gives them: the backend's, with the used
+    /// bytes summed over every file under `--vfs-used-is-size`, and the free bytes worked out
+    /// from the total when only that is known. Kept for `--dir-cache-time`.
+    ///
+    /// # Errors
+    /// As the backend, or as [`Vfs::list`] during the walk.
+    pub fn usage(&self) -> Result<Usage> {
+        let cached = *self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, usage)) = cached {
+            if at.elapsed() < self.options.dir_cache_time {
+                return Ok(usage);
+            }
+        }
+        let mut usage = self.backend.usage()?;
+        if self.options.used_is_size {
+            usage.used = Some(self.total_file_size()?);
+        }
+        if let (None, Some(total), Some(used)) = (usage.free, usage.total, usage.used) {
+            usage.free = Some(total.saturating_sub(used));
+        }
+        *self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), usage));
+        Ok(usage)
+    }
+
+    /// The sum of the sizes of every file on the remote (`rclone size`).
+    fn total_file_size(&self) -> Result<u64> {
+        let mut total = 0u64;
+        let mut dirs = vec![VfsPath::root()];
+        while let Some(dir) = dirs.pop() {
+            for e in self.list(&dir)? {
+                if e.is_dir() {
+                    if let Ok(child) = dir.child(&e.name) {
+                        dirs.push(child);
+                    }
+                } else {
+                    total = total.saturating_add(e.size);
+                }
+            }
+        }
+        Ok(total)
     }
 
     /// Opens a file for reading at `offset` through the chunked reader; returns it with the

@@ -38,7 +38,7 @@ fn flags_of_later_releases_are_refused_by_name() {
     for (args, name) in [
         (&["--auth-proxy", "/bin/true"][..], "--auth-proxy"),
         (&["--vfs-cache-mode", "writes"], "--vfs-cache-mode writes"),
-        (&["--buffer-size", "64M"], "--buffer-size"),
+        (&["--vfs-cache-max-size", "1G"], "--vfs-cache-max-size"),
     ] {
         let mut all = vec!["serve", "/tmp"];
         all.extend_from_slice(args);

@@ -62,9 +62,16 @@ fn a_missing_section_or_unsupported_backend_is_a_clear_error_with_exit_1() {
     let (code, _, err) = run_cli(&["serve", "nosuch:dir", "--config", "notfound"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("didn't find section in config file") && err.contains("nosuch"), "{err}");
-    let (code, _, err) = run_cli(&["serve", ":ftp,host=example.com:"]);
+    let (code, _, err) = run_cli(&["serve", ":sftp,host=example.com:"]);
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("backend \"ftp\" is not supported yet"), "{err}");
+    assert!(err.contains("backend \"sftp\" is not supported yet"), "{err}");
+    let (code, _, err) = run_cli(&["serve", ":ftp,port=21:"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs host="), "{err}");
+    // No server there: the start stops, saying so.
+    let (code, _, err) = run_cli(&["serve", ":ftp,host=127.0.0.1,port=1:"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ftp://") && err.contains("refused"), "{err}");
     let (code, _, err) = run_cli(&["serve", "bad name!:x"]);
     assert_eq!(code, 2, "{err}");
 }

@@ -1,0 +1,118 @@
+//! One conformance suite, run against every backend: the same FTP calls through the real
+//! server, with the same expected replies and bytes, whether it serves a local folder,
+//! `:memory:`, or another FTP server (a second ftpvfs, and pyftpdlib) through the ftp backend.
+
+use protocol_tests::client::Client;
+use protocol_tests::{pattern, sha256, PyFtpd, Server};
+
+/// The suite. Leaves the served root empty.
+fn conformance(s: &Server) {
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "", "starts empty");
+
+    // Directories.
+    assert_eq!(c.cmd("MKD dir").code, 257);
+    assert_eq!(c.cmd("MKD dir").code, 550, "MKD of an existing directory");
+    assert_eq!(c.cmd("MKD missing/child").code, 550, "MKD under a missing parent");
+    assert_eq!(c.cmd("CWD dir").code, 250);
+    assert_eq!(c.cmd("PWD").text(), "257 \"/dir\" is the current directory");
+    assert_eq!(c.cmd("CWD /").code, 250);
+    assert_eq!(c.cmd("CWD nowhere").code, 550);
+
+    // A 3 MiB file round trip, then its facts.
+    let data = pattern(3 << 20, 77);
+    c.store("STOR dir/f.bin", &data);
+    assert_eq!(sha256(&c.retr("dir/f.bin")), sha256(&data));
+    assert_eq!(c.cmd("SIZE dir/f.bin").text(), format!("213 {}", data.len()));
+    assert_eq!(c.listing("NLST dir"), "f.bin\r\n");
+    let mlsd = c.listing("MLSD dir");
+    assert!(mlsd.contains(&format!("type=file;size={};", data.len())) && mlsd.ends_with(" f.bin\r\n"), "{mlsd}");
+    assert_eq!(c.cmd("MFMT 20200102030405 dir/f.bin").code, 213);
+    assert_eq!(c.cmd("MDTM dir/f.bin").text(), "213 20200102030405");
+
+    // Resume a download, append, replace with a smaller file.
+    assert_eq!(c.cmd("REST 3000000").code, 350);
+    assert_eq!(c.retr("dir/f.bin"), &data[3_000_000..]);
+    c.store("APPE dir/f.bin", b"tail");
+    assert_eq!(c.cmd("SIZE dir/f.bin").text(), format!("213 {}", data.len() + 4));
+    assert_eq!(c.cmd("REST 3145728").code, 350);
+    assert_eq!(c.retr("dir/f.bin"), b"tail");
+    c.store("STOR dir/f.bin", b"smaller");
+    assert_eq!(c.retr("dir/f.bin"), b"smaller");
+
+    // Empty files and names with spaces and non-ASCII letters.
+    c.store("STOR dir/empty", b"");
+    assert_eq!(c.retr("dir/empty"), b"");
+    c.store("STOR dir/a b ü.txt", b"unicode");
+    assert_eq!(c.retr("dir/a b ü.txt"), b"unicode");
+    assert_eq!(c.listing("NLST dir"), "a b ü.txt\r\nempty\r\nf.bin\r\n");
+
+    // What cannot be done.
+    assert_eq!(c.cmd("SIZE dir/nothing").code, 550);
+    let (_data, r) = c.open_data("RETR dir/nothing");
+    assert_eq!(r.code, 550, "RETR of a missing file: {r:?}");
+    let (_data, r) = c.open_data("RETR dir");
+    assert_eq!(r.code, 550, "RETR of a directory: {r:?}");
+    assert_eq!(c.cmd("DELE dir").code, 550, "DELE of a directory");
+    assert_eq!(c.cmd("RMD dir").code, 550, "RMD of a directory that is not empty");
+    assert_eq!(c.cmd("DELE dir/nothing").code, 550);
+    assert_eq!(c.cmd("RNFR dir/nothing").code, 550);
+
+    // Renames: a file into another directory, over an existing file, a directory.
+    assert_eq!(c.cmd("MKD other").code, 257);
+    assert_eq!(c.cmd("RNFR dir/f.bin").code, 350);
+    assert_eq!(c.cmd("RNTO other/g.bin").code, 250);
+    assert_eq!(c.cmd("RNFR dir/empty").code, 350);
+    assert_eq!(c.cmd("RNTO other/g.bin").code, 250, "rename over a file replaces it");
+    assert_eq!(c.retr("other/g.bin"), b"");
+    assert_eq!(c.cmd("RNFR other").code, 350);
+    assert_eq!(c.cmd("RNTO dir/moved").code, 250);
+    assert_eq!(c.listing("NLST dir/moved"), "g.bin\r\n");
+    let names: Vec<String> = c.listing("LIST dir").lines().map(|l| l.rsplit(' ').next().unwrap().to_string()).collect();
+    assert_eq!(names, ["ü.txt", "moved"], "LIST shows the last word of each name");
+
+    // Clean up: files, then directories deepest first.
+    for f in ["dir/moved/g.bin", "dir/a b ü.txt"] {
+        assert_eq!(c.cmd(&format!("DELE {f}")).code, 250, "DELE {f}");
+    }
+    for d in ["dir/moved", "dir"] {
+        assert_eq!(c.cmd(&format!("RMD {d}")).code, 250, "RMD {d}");
+    }
+    assert_eq!(c.listing("NLST"), "");
+    assert_eq!(c.cmd("QUIT").code, 221);
+}
+
+#[test]
+fn local_backend() {
+    conformance(&Server::start(&[]));
+}
+
+#[test]
+fn memory_backend() {
+    conformance(&Server::start_remote(":memory:", &[], &[]));
+}
+
+#[test]
+fn ftp_backend_in_front_of_ftpvfs() {
+    let upstream = Server::start(&[]);
+    let front =
+        Server::start_remote(&format!(":ftp,host=127.0.0.1,port={},user=anonymous:", upstream.addr.port()), &[], &[]);
+    conformance(&front);
+    let left: Vec<_> = std::fs::read_dir(upstream.path()).unwrap().collect();
+    assert!(left.is_empty(), "nothing left on the upstream server: {left:?}");
+}
+
+#[test]
+fn ftp_backend_in_front_of_pyftpdlib() {
+    let upstream = PyFtpd::start();
+    let front = Server::start_remote(&format!(":ftp,host=127.0.0.1,port={},user=anonymous:", upstream.port), &[], &[]);
+    conformance(&front);
+}
+
+#[test]
+fn ftp_backend_in_front_of_pyftpdlib_with_list_instead_of_mlsd() {
+    let upstream = PyFtpd::start();
+    let remote = format!(":ftp,host=127.0.0.1,port={},user=anonymous,disable_mlsd,disable_epsv:", upstream.port);
+    let front = Server::start_remote(&remote, &[], &[]);
+    conformance(&front);
+}
