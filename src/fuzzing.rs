@@ -165,18 +165,27 @@ pub fn ftp_client(data: &[u8]) {
     }
 }
 
+/// `proxy_output`: whatever an `--auth-proxy` program prints, parsing never panics, and an
+/// accepted answer has a `type` and a `_root` and no `_obscure` left.
+pub fn proxy_output(data: &[u8]) {
+    if let Ok((_, config)) = crate::auth::proxy::parse_output(data) {
+        assert!(config.get("type").is_some_and(|t| !t.is_empty()), "{config:?}");
+        assert!(config.contains_key("_root") && !config.contains_key("_obscure"), "{config:?}");
+    }
+}
+
 /// `session`: the input is a control stream for one session on an empty memory backend. No
 /// panic, and every command taken gets exactly one final reply (a second one only when it is
 /// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
 /// picked from the command line's length.
 pub fn session(data: &[u8]) {
-    let vfs = Vfs::new(
-        Box::new(MemoryBackend::new()),
-        VfsOptions { read_only: data.first() == Some(&b'R'), ..VfsOptions::default() },
-    );
+    let options = VfsOptions { read_only: data.first() == Some(&b'R'), ..VfsOptions::default() };
+    let vfs = Vfs::new(Box::new(MemoryBackend::new()), options);
     let shared = Arc::new(Shared {
         auth: Box::new(StaticUser::new("anonymous".into(), Secret::default())),
-        vfs: vfs.clone(),
+        vfs: Some(vfs),
+        proxy: None,
+        vfs_options: options,
         public_ip: None,
         limits: Limits::default(),
         login_failures: Default::default(),
@@ -186,7 +195,7 @@ pub fn session(data: &[u8]) {
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
     let local = std::net::SocketAddr::from(([127, 0, 0, 1], 2121));
     let mut s = Session::new(shared, peer, local, now);
-    assert_eq!(drive(&mut s, &vfs, &mut now, 0), vec![220], "greeting");
+    assert_eq!(drive(&mut s, &mut now, 0), vec![220], "greeting");
     let mut framer = LineFramer::new(Limits::default().max_line);
     framer.push(data);
     while let Some(frame) = framer.peek() {
@@ -205,7 +214,7 @@ pub fn session(data: &[u8]) {
             }
         };
         framer.consume();
-        let finals: Vec<u16> = drive(&mut s, &vfs, &mut now, hint).into_iter().filter(|c| *c >= 200).collect();
+        let finals: Vec<u16> = drive(&mut s, &mut now, hint).into_iter().filter(|c| *c >= 200).collect();
         let ok = finals.len() == 1 || (finals.len() == 2 && finals[1] == 421 && s.is_closed());
         assert!(ok, "final replies {finals:?} for one command");
     }
@@ -213,7 +222,7 @@ pub fn session(data: &[u8]) {
 
 /// Applies a session's actions until it is idle: jobs run on the VFS, transfers end at once,
 /// held login failures are released by moving the clock. Returns the reply codes in order.
-fn drive(s: &mut Session, vfs: &Arc<Vfs>, now: &mut Instant, hint: usize) -> Vec<u16> {
+fn drive(s: &mut Session, now: &mut Instant, hint: usize) -> Vec<u16> {
     let mut codes = Vec::new();
     for _ in 0..64 {
         let mut progressed = false;
@@ -221,8 +230,8 @@ fn drive(s: &mut Session, vfs: &Arc<Vfs>, now: &mut Instant, hint: usize) -> Vec
             progressed = true;
             match action {
                 Action::Reply(r) => codes.push(r.code.number()),
-                Action::Job(job) => {
-                    let result = jobs::run(vfs, job);
+                Action::Job(job, session_vfs) => {
+                    let result = jobs::run(session_vfs.as_ref(), job);
                     s.on_job_done(result, *now);
                 }
                 Action::OpenPassive => s.on_passive_ready(Ok(std::net::SocketAddr::from(([127, 0, 0, 1], 30000)))),
@@ -329,6 +338,11 @@ mod tests {
     #[test]
     fn ftp_client_seeds_replay() {
         replay("ftp_client", super::ftp_client);
+    }
+
+    #[test]
+    fn proxy_output_seeds_replay() {
+        replay("proxy_output", super::proxy_output);
     }
 
     #[test]

@@ -52,9 +52,13 @@ fn main() -> ExitCode {
             Err(e) => return fail(&CliError::Fatal(format!("TLS: {e}"))),
         },
     };
-    let backend = match config.served.open() {
-        Ok(b) => b,
-        Err(e) => return fail(&CliError::Fatal(e)),
+    let backend = if config.auth_proxy.is_some() {
+        None
+    } else {
+        match config.served.open() {
+            Ok(b) => Some(b),
+            Err(e) => return fail(&CliError::Fatal(e)),
+        }
     };
     let server = match Server::bind(&config, backend, limits, tls) {
         Ok(s) => s,

@@ -56,9 +56,19 @@ impl Server {
         Self::launch(tempfile::tempdir().expect("tempdir"), remote, args, env)
     }
 
+    /// Starts `ftpvfs serve` with no REMOTE:PATH (for `--auth-proxy`), with `args` and extra
+    /// environment variables.
+    pub fn start_without_remote(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::launch(tempfile::tempdir().expect("tempdir"), "", args, env)
+    }
+
     fn launch(root: tempfile::TempDir, remote: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(binary());
-        cmd.arg("serve").arg(remote).args(["--addr", "127.0.0.1:0", "--passive-port", PASSIVE_RANGE]);
+        cmd.arg("serve");
+        if !remote.is_empty() {
+            cmd.arg(remote);
+        }
+        cmd.args(["--addr", "127.0.0.1:0", "--passive-port", PASSIVE_RANGE]);
         cmd.envs(env.iter().copied());
         cmd.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn ftpvfs");

@@ -1,5 +1,7 @@
 //! The single protocol test binary: each module starts the real ftpvfs and talks FTP to it.
 
+#[path = "protocol/auth_proxy.rs"]
+mod auth_proxy; // --auth-proxy: per-user backends, the cache, bad programs, concurrency
 #[path = "protocol/cli.rs"]
 mod cli; // command line: help, version, bad flags, refused flags
 #[path = "protocol/clients.rs"]

@@ -1,10 +1,11 @@
 //! Who may log in. `Secret<T>` keeps passwords out of every log and debug print; `StaticUser`
-//! is the `--user`/`--pass` check. The auth proxy comes in a later release behind the same
-//! `Authenticator` trait.
+//! is the `--user`/`--pass` check; `proxy::AuthProxy` is `--auth-proxy`, which also decides
+//! what each login serves.
 
 use std::fmt;
 
 pub mod failures;
+pub mod proxy;
 
 /// A value that must never be printed: `Debug` and `Display` show `****`.
 #[derive(Clone, PartialEq, Eq, Default)]

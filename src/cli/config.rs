@@ -39,6 +39,8 @@ pub struct Config {
     pub log_level: LevelFilter,
     /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
     pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
+    /// `--auth-proxy` program and `--auth-proxy-timeout`.
+    pub auth_proxy: Option<(String, Duration)>,
 }
 
 impl Config {
@@ -49,10 +51,19 @@ impl Config {
     /// this release does not implement; [`CliError::Fatal`] when the root cannot be used.
     pub fn from_args(raw: &RawArgs) -> Result<Config, CliError> {
         refuse_later_flags(raw)?;
-        let remote = raw
-            .remote
-            .as_deref()
-            .ok_or_else(|| CliError::Usage("serve needs a REMOTE:PATH argument, e.g. `ftpvfs serve ./files`".into()))?;
+        let proxy_given = flag_text(raw, "auth-proxy").is_some_and(|p| !p.trim().is_empty());
+        let remote = match (raw.remote.as_deref(), proxy_given) {
+            (Some(r), false) => r,
+            (None, true) => "",
+            (Some(_), true) => {
+                return Err(CliError::Usage(
+                    "with --auth-proxy, give no REMOTE:PATH: the proxy decides what each login serves".into(),
+                ))
+            }
+            (None, false) => {
+                return Err(CliError::Usage("serve needs a REMOTE:PATH argument, e.g. `ftpvfs serve ./files`".into()))
+            }
+        };
         let vfs = VfsOptions {
             read_only: flag_bool(raw, "read-only"),
             no_seek: flag_bool(raw, "no-seek"),
@@ -84,7 +95,23 @@ impl Config {
             },
             used_is_size: flag_bool(raw, "vfs-used-is-size"),
         };
-        let served = resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?;
+        let auth_proxy = flag_text(raw, "auth-proxy").filter(|p| !p.trim().is_empty()).map(|p| {
+            let timeout = match raw.values.get("auth-proxy-timeout") {
+                Some(Value::Duration(d)) if !d.is_zero() => *d,
+                _ => Duration::from_secs(10),
+            };
+            (p, timeout)
+        });
+        if auth_proxy.is_some() && (raw.given("user") || raw.given("pass")) {
+            return Err(CliError::Usage(
+                "--auth-proxy and --user/--pass cannot be used together: the proxy decides every login".into(),
+            ));
+        }
+        let served = if let Some((program, _)) = &auth_proxy {
+            Served::AuthProxy(program.clone())
+        } else {
+            resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?
+        };
         Ok(Config {
             addr: parse_addr(&flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
             served,
@@ -102,6 +129,7 @@ impl Config {
                 _ => PortRange { first: 30000, last: 32000 },
             },
             vfs,
+            auth_proxy,
             log_level: log_level(raw),
             tls: tls_config(raw)?,
         })
@@ -158,6 +186,8 @@ pub enum Served {
     Memory(String),
     /// A directory of an FTP server.
     Ftp(crate::backend::ftp::FtpOptions),
+    /// Whatever `--auth-proxy`'s program says, per login.
+    AuthProxy(String),
 }
 
 impl Served {
@@ -167,6 +197,7 @@ impl Served {
             Served::Local(p) => p.display().to_string(),
             Served::Memory(spec) => format!("{spec} (in memory)"),
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
+            Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
         }
     }
 
@@ -180,6 +211,7 @@ impl Served {
             Served::Local(root) => Box::new(crate::backend::local::LocalBackend::new(root.clone())),
             Served::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
             Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
+            Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
     }
 }
@@ -206,17 +238,7 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         Resolved::Local(path) => path,
     };
-    match std::fs::metadata(&path) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(CliError::Fatal(format!("{}: not a directory", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !read_only => {
-            std::fs::create_dir_all(&path)
-                .map_err(|e| CliError::Fatal(format!("cannot create {}: {e}", path.display())))?;
-            log::info!("created the served directory {}", path.display());
-        }
-        Err(e) => return Err(CliError::Fatal(format!("{}: {e}", path.display()))),
-    }
-    std::fs::canonicalize(&path).map(Served::Local).map_err(|e| CliError::Fatal(format!("{}: {e}", path.display())))
+    crate::remote::prepare_local(&path, read_only).map(Served::Local).map_err(CliError::Fatal)
 }
 
 /// Parses `--addr`: `host:port`, `:port` (all IPv4 interfaces), `[v6]:port`; `localhost` is
@@ -386,9 +408,9 @@ mod tests {
     #[test]
     fn later_flags_are_refused_naming_the_flag() {
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
-        raw.values.insert("auth-proxy", Value::Text("/bin/true".into()));
+        raw.values.insert("rc", Value::Bool(true));
         match Config::from_args(&raw) {
-            Err(CliError::Usage(m)) => assert!(m.contains("--auth-proxy") && m.contains("not supported yet"), "{m}"),
+            Err(CliError::Usage(m)) => assert!(m.contains("--rc") && m.contains("not supported yet"), "{m}"),
             other => panic!("unexpected {other:?}"),
         }
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };

@@ -68,14 +68,20 @@ const fn flag(
 use Support::{Later, Now, Partly};
 use ValueKind::*;
 
-const PROXY: &str = "the auth proxy comes in a later release";
 const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
 const RC: &str = "remote control (--rc) comes in a later release";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("addr", Text, "localhost:2121", "IPaddress:Port or :Port to bind server to", Now),
-    flag("auth-proxy", Text, "", "A program to use to create the backend from the auth", Later(PROXY)),
+    flag("auth-proxy", Text, "", "A program to use to create the backend from the auth", Now),
+    flag(
+        "auth-proxy-timeout",
+        Duration,
+        "10s",
+        "[ftpvfs] How long --auth-proxy's program may take before the login fails",
+        Now,
+    ),
     flag(
         "ban-after",
         Int,

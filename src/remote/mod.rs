@@ -232,7 +232,22 @@ pub fn resolve(
     for (k, v) in conn_opts {
         opts.insert(k.clone(), v.clone());
     }
-    match backend.as_str() {
+    resolve_backend(&backend, opts, path, env)
+}
+
+/// The backend of type `backend` with options `opts` (already merged by precedence) serving
+/// `path`; `env` supplies `RCLONE_<BACKEND>_<KEY>` defaults (the auth proxy passes none).
+///
+/// # Errors
+/// [`RemoteError::Config`] for a backend this release cannot serve or a bad option.
+pub fn resolve_backend(
+    backend: &str,
+    mut opts: BTreeMap<String, String>,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, RemoteError> {
+    let path = &path.to_string();
+    match backend {
         "local" => Ok(Resolved::Local(PathBuf::from(if path.is_empty() { "." } else { path }))),
         "memory" => Ok(Resolved::Memory(path.clone())),
         "ftp" => {
@@ -250,6 +265,42 @@ pub fn resolve(
             "backend {other:?} is not supported yet: this release serves local, memory and ftp remotes"
         ))),
     }
+}
+
+impl Resolved {
+    /// Builds the backend. A local directory that does not exist is created (unless
+    /// `read_only`); an ftp remote connects once, so a wrong address, password or certificate
+    /// is reported here.
+    ///
+    /// # Errors
+    /// What went wrong, for the operator.
+    pub fn open(&self, read_only: bool) -> Result<Box<dyn crate::backend::Backend>, String> {
+        Ok(match self {
+            Resolved::Local(path) => {
+                Box::new(crate::backend::local::LocalBackend::new(prepare_local(path, read_only)?))
+            }
+            Resolved::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
+            Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
+        })
+    }
+}
+
+/// The canonical form of a local directory to serve, created first if missing (unless
+/// `read_only`).
+///
+/// # Errors
+/// Not a directory, cannot be created, or cannot be resolved.
+pub fn prepare_local(path: &std::path::Path, read_only: bool) -> Result<PathBuf, String> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("{}: not a directory", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !read_only => {
+            std::fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            log::info!("created the served directory {}", path.display());
+        }
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    }
+    std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The ftp options `RCLONE_FTP_<KEY>` may set.

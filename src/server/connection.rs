@@ -338,7 +338,7 @@ impl Connection {
     fn apply(&mut self, action: Action, ctx: &mut Ctx, now: Instant) {
         match action {
             Action::Reply(r) => r.write_to(&mut self.out),
-            Action::Job(job) => ctx.workers.submit(Task::Session { conn: self.id, job }),
+            Action::Job(job, vfs) => ctx.workers.submit(Task::Session { conn: self.id, job, vfs }),
             Action::OpenPassive => {
                 self.drop_passive(ctx);
                 self.early_data = None;

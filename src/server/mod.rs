@@ -45,13 +45,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the control listener and starts the workers serving `backend`; `tls` enables FTPS.
+    /// Binds the control listener and starts the workers serving `backend` (`None` with
+    /// `--auth-proxy`, where each login brings its own); `tls` enables FTPS.
     ///
     /// # Errors
     /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
     pub fn bind(
         config: &Config,
-        backend: Box<dyn crate::backend::Backend>,
+        backend: Option<Box<dyn crate::backend::Backend>>,
         limits: Limits,
         tls: Option<TlsContext>,
     ) -> io::Result<Server> {
@@ -66,12 +67,20 @@ impl Server {
             signal_hook::consts::SIGHUP,
         ])?;
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
-        let vfs = Vfs::new(backend, config.vfs);
+        let vfs = backend.map(|b| Vfs::new(b, config.vfs));
+        let proxy = match &config.auth_proxy {
+            Some((program, timeout)) => Some(Arc::new(
+                crate::auth::proxy::AuthProxy::new(program, *timeout, config.vfs).map_err(io::Error::other)?,
+            )),
+            None => None,
+        };
         let (done_tx, done_rx) = mpsc::channel();
-        let workers = Workers::start(limits.workers, vfs.clone(), done_tx, waker)?;
+        let workers = Workers::start(limits.workers, done_tx, waker)?;
         let shared = Arc::new(Shared {
             auth: Box::new(StaticUser::new(config.user.clone(), config.pass.clone())),
             vfs,
+            proxy,
+            vfs_options: config.vfs,
             public_ip: config.public_ip,
             limits,
             login_failures: Default::default(),

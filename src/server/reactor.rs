@@ -205,7 +205,12 @@ impl Server {
     /// SIGHUP: flush every cached directory listing, and re-read the TLS certificate and key (a
     /// bad new file keeps the old ones).
     fn on_sighup(&mut self) {
-        self.ctx.shared.vfs.forget_all();
+        if let Some(vfs) = &self.ctx.shared.vfs {
+            vfs.forget_all();
+        }
+        if let Some(proxy) = &self.ctx.shared.proxy {
+            proxy.forget_all();
+        }
         log::info!("SIGHUP: flushed the directory cache");
         if let Some(tls) = self.ctx.tls.as_mut() {
             match tls.reload() {

@@ -25,6 +25,8 @@ pub enum Task {
         conn: ConnId,
         /// What.
         job: Job,
+        /// The session's file system (`None` before login).
+        vfs: Option<Arc<Vfs>>,
     },
     /// A transfer's file I/O.
     Pump {
@@ -71,21 +73,21 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `n` workers over `vfs`; results go to `done` and each wakes `waker`.
+    /// Starts `n` workers; results go to `done` and each wakes `waker`.
     ///
     /// # Errors
     /// A thread could not be spawned.
-    pub fn start(n: usize, vfs: Arc<Vfs>, done: Sender<Completion>, waker: Arc<Waker>) -> std::io::Result<Workers> {
+    pub fn start(n: usize, done: Sender<Completion>, waker: Arc<Waker>) -> std::io::Result<Workers> {
         let (tx, rx) = mpsc::channel::<Task>();
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::with_capacity(n);
         for i in 0..n.max(1) {
-            let (rx, vfs, done, waker) = (rx.clone(), vfs.clone(), done.clone(), waker.clone());
+            let (rx, done, waker) = (rx.clone(), done.clone(), waker.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("ftpvfs-worker-{i}"))
                     .stack_size(256 * 1024)
-                    .spawn(move || worker_loop(&rx, &vfs, &done, &waker))?,
+                    .spawn(move || worker_loop(&rx, &done, &waker))?,
             );
         }
         Ok(Workers { tx, _threads: threads })
@@ -97,7 +99,7 @@ impl Workers {
     }
 }
 
-fn worker_loop(rx: &Mutex<Receiver<Task>>, vfs: &Arc<Vfs>, done: &Sender<Completion>, waker: &Waker) {
+fn worker_loop(rx: &Mutex<Receiver<Task>>, done: &Sender<Completion>, waker: &Waker) {
     loop {
         let task = {
             let guard = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -107,8 +109,8 @@ fn worker_loop(rx: &Mutex<Receiver<Task>>, vfs: &Arc<Vfs>, done: &Sender<Complet
             }
         };
         let completion = match task {
-            Task::Session { conn, job } => {
-                let result = catch_unwind(AssertUnwindSafe(|| jobs::run(vfs, job))).unwrap_or_else(|_| {
+            Task::Session { conn, job, vfs } => {
+                let result = catch_unwind(AssertUnwindSafe(|| jobs::run(vfs.as_ref(), job))).unwrap_or_else(|_| {
                     log::error!("a worker job panicked");
                     Err(Error::with_detail(ErrorKind::Other, "", "Internal error"))
                 });

@@ -58,6 +58,17 @@ pub enum Job {
     Available(VfsPath),
     /// The remote's space figures (STAT without a path).
     Usage,
+    /// Log in through the auth proxy (runs the operator's program on a cache miss).
+    ProxyLogin {
+        /// The proxy.
+        proxy: Arc<crate::auth::proxy::AuthProxy>,
+        /// USER.
+        user: String,
+        /// PASS.
+        pass: crate::auth::Secret<String>,
+        /// The client's address.
+        ip: std::net::IpAddr,
+    },
 }
 
 /// What a finished job produced.
@@ -76,6 +87,8 @@ pub enum JobOutput {
     Available(Option<u64>),
     /// The remote's space figures.
     Usage(crate::backend::Usage),
+    /// A login through the auth proxy succeeded: what this session serves.
+    LoggedIn(Arc<Vfs>),
 }
 
 impl std::fmt::Debug for JobOutput {
@@ -88,6 +101,7 @@ impl std::fmt::Debug for JobOutput {
             JobOutput::Writer(_, p) => f.debug_tuple("Writer").field(p).finish(),
             JobOutput::Available(n) => f.debug_tuple("Available").field(n).finish(),
             JobOutput::Usage(u) => f.debug_tuple("Usage").field(u).finish(),
+            JobOutput::LoggedIn(_) => f.write_str("LoggedIn"),
         }
     }
 }
@@ -95,9 +109,23 @@ impl std::fmt::Debug for JobOutput {
 /// The result a session receives.
 pub type JobResult = Result<JobOutput, backend::Error>;
 
-/// Runs one job against the VFS. Blocking; worker threads only.
-pub fn run(vfs: &Arc<Vfs>, job: Job) -> JobResult {
+/// Runs one job against the session's VFS (`None` before login: only `ProxyLogin` runs).
+/// Blocking; worker threads only.
+pub fn run(vfs: Option<&Arc<Vfs>>, job: Job) -> JobResult {
+    let job = match job {
+        Job::ProxyLogin { proxy, user, pass, ip } => {
+            return proxy.login(&user, &pass, ip).map(JobOutput::LoggedIn).map_err(|e| {
+                log::info!("{ip}: proxy login failed for {user:?}: {e}");
+                backend::Error::with_detail(ErrorKind::PermissionDenied, "", "Login incorrect")
+            });
+        }
+        job => job,
+    };
+    let Some(vfs) = vfs else {
+        return Err(backend::Error::with_detail(ErrorKind::PermissionDenied, "", "Not logged in"));
+    };
     match job {
+        Job::ProxyLogin { .. } => unreachable!("handled above"),
         Job::Stat(p) => vfs.stat(&p).map(JobOutput::Entry),
         Job::Listing { path, format, dir_only, now, max_entries } => {
             listing_bytes(vfs, &path, format, dir_only, now, max_entries).map(JobOutput::Listing)

@@ -69,8 +69,7 @@ impl Session {
     pub(super) fn mlst_done(&mut self, path: VfsPath, result: JobResult) {
         match result {
             Ok(JobOutput::Entry(e)) => {
-                let vfs = self.shared.vfs.clone();
-                let opts = vfs.options();
+                let opts = &self.shared.vfs_options;
                 let facts = listing::facts(&e, opts, opts.read_only, self.facts);
                 // RFC 3659 §7.2: the fact line starts with one space and names the full path.
                 let lines = vec![format!("Listing {path}"), format!(" {facts} {path}"), "End".into()];

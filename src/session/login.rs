@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use crate::auth::Secret;
 use crate::ftp::reply::ReplyCode;
-use crate::session::state::{Busy, Phase};
+use crate::session::jobs::{Job, JobOutput, JobResult};
+use crate::session::state::{Busy, Pending, Phase};
 use crate::session::{login_delay, Session};
 use crate::vfs::VfsPath;
 
@@ -21,6 +22,7 @@ impl Session {
         }
         // USER while logged in starts a new login (RFC 959 allows a change of user).
         self.phase = Phase::AwaitPass { user };
+        self.vfs = None;
         self.cwd = VfsPath::root();
         self.reply(ReplyCode::NeedPassword, "Password required");
     }
@@ -37,24 +39,44 @@ impl Session {
                 return;
             }
         };
-        if self.shared.auth.check(&user, &pass) {
-            log::debug!("{}: {user:?} logged in", self.peer);
-            self.failed_logins = 0;
-            self.shared.login_failures.clear(self.peer.ip());
-            self.phase = Phase::LoggedIn { user };
-            self.reply(ReplyCode::LoggedIn, "Login successful");
+        if let Some(proxy) = self.shared.proxy.clone() {
+            let ip = self.peer.ip();
+            self.start_job(Job::ProxyLogin { proxy, user: user.clone(), pass, ip }, Pending::ProxyLogin(user));
+        } else if self.shared.auth.check(&user, &pass) {
+            self.login_succeeded(user, self.shared.vfs.clone());
         } else {
-            self.failed_logins += 1;
-            let limits = &self.shared.limits;
-            let from_ip = self.shared.login_failures.record(self.peer.ip(), now, limits.ban_after, limits.ban_time);
-            log::info!(
-                "{}: login failed for {user:?} (attempt {}, {from_ip} from this address)",
-                self.peer,
-                self.failed_logins
-            );
-            self.phase = Phase::AwaitUser;
-            self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins.max(from_ip)) };
+            self.login_failed(user, now);
         }
+    }
+
+    /// The auth proxy's answer.
+    pub(super) fn proxy_login_done(&mut self, user: String, result: JobResult, now: Instant) {
+        match result {
+            Ok(JobOutput::LoggedIn(vfs)) => self.login_succeeded(user, Some(vfs)),
+            _ => self.login_failed(user, now),
+        }
+    }
+
+    fn login_succeeded(&mut self, user: String, vfs: Option<std::sync::Arc<crate::vfs::Vfs>>) {
+        log::debug!("{}: {user:?} logged in", self.peer);
+        self.failed_logins = 0;
+        self.shared.login_failures.clear(self.peer.ip());
+        self.vfs = vfs;
+        self.phase = Phase::LoggedIn { user };
+        self.reply(ReplyCode::LoggedIn, "Login successful");
+    }
+
+    fn login_failed(&mut self, user: String, now: Instant) {
+        self.failed_logins += 1;
+        let limits = &self.shared.limits;
+        let from_ip = self.shared.login_failures.record(self.peer.ip(), now, limits.ban_after, limits.ban_time);
+        log::info!(
+            "{}: login failed for {user:?} (attempt {}, {from_ip} from this address)",
+            self.peer,
+            self.failed_logins
+        );
+        self.phase = Phase::AwaitUser;
+        self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins.max(from_ip)) };
     }
 
     /// Sends the held 530, or closes the session after too many failures.

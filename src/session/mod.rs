@@ -39,10 +39,14 @@ use state::{Busy, Pending, Phase};
 
 /// What every session of one server shares: who may log in, what is served, the limits.
 pub struct Shared {
-    /// Login check.
+    /// Login check (`--user`/`--pass`), when there is no auth proxy.
     pub auth: Box<dyn Authenticator>,
-    /// The served file system.
-    pub vfs: Arc<Vfs>,
+    /// The served file system, when there is no auth proxy.
+    pub vfs: Option<Arc<Vfs>>,
+    /// `--auth-proxy`: logins and their file systems come from the operator's program.
+    pub proxy: Option<Arc<crate::auth::proxy::AuthProxy>>,
+    /// The VFS flags every file system is served with.
+    pub vfs_options: crate::vfs::VfsOptions,
     /// `--public-ip` for PASV replies.
     pub public_ip: Option<Ipv4Addr>,
     /// Timeouts and sizes.
@@ -58,8 +62,9 @@ pub struct Shared {
 pub enum Action {
     /// Send this reply on the control connection.
     Reply(Reply),
-    /// Run this job on a worker; its result comes back through `on_job_done`.
-    Job(Job),
+    /// Run this job on a worker against the session's file system; its result comes back
+    /// through `on_job_done`.
+    Job(Job, Option<Arc<Vfs>>),
     /// Open a passive listener; the result comes back through `on_passive_ready`.
     OpenPassive,
     /// Close any passive listener and unused data connection (PORT replaced PASV).
@@ -114,6 +119,8 @@ pub struct Session {
     pbsz_done: bool,
     /// PROT P: data connections are TLS.
     prot_private: bool,
+    /// What this session serves, once logged in.
+    vfs: Option<Arc<Vfs>>,
     closed: bool,
 }
 
@@ -138,6 +145,7 @@ impl Session {
             last_activity: now,
             failed_logins: 0,
             quit_after_transfer: false,
+            vfs: None,
             shutdown_after_busy: false,
             bad_commands: 0,
             transfer_bytes: 0,
@@ -385,6 +393,7 @@ impl Session {
         };
         match pending {
             Pending::Avbl(p) => self.avbl_done(p, result),
+            Pending::ProxyLogin(user) => self.proxy_login_done(user, result, now),
             Pending::StatServer => self.stat_server(Some(result)),
             Pending::Cwd(p) => self.cwd_done(p, result),
             Pending::Dele(p) => self.simple_done(result, ReplyCode::FileActionOk, format!("Deleted {p}")),
@@ -429,7 +438,7 @@ impl Session {
     /// Queues a job and waits for it.
     fn start_job(&mut self, job: Job, pending: Pending) {
         self.busy = Busy::Job(pending);
-        self.actions.push_back(Action::Job(job));
+        self.actions.push_back(Action::Job(job, self.vfs.clone()));
     }
 
     /// Resolves a client path against the current directory, replying 553 when refused.
@@ -445,7 +454,7 @@ impl Session {
 
     /// Refuses a change under `--read-only` with 550; true when refused.
     fn refuse_if_read_only(&mut self) -> bool {
-        if self.shared.vfs.options().read_only {
+        if self.shared.vfs_options.read_only {
             self.reply(ReplyCode::FileUnavailable, "Permission denied: the server is read-only");
             true
         } else {

@@ -79,6 +79,8 @@ pub enum Busy {
 pub enum Pending {
     /// AVBL.
     Avbl(VfsPath),
+    /// PASS through the auth proxy, for this user.
+    ProxyLogin(String),
     /// CWD/CDUP to this path.
     Cwd(VfsPath),
     /// DELE.

@@ -12,7 +12,6 @@ use crate::vfs::VfsOptions;
 
 struct Harness {
     session: Session,
-    vfs: Arc<Vfs>,
     now: Instant,
     _dir: tempfile::TempDir,
 }
@@ -23,7 +22,9 @@ impl Harness {
         let vfs = Vfs::new(Box::new(LocalBackend::new(dir.path().canonicalize().unwrap())), opts);
         let shared = Arc::new(Shared {
             auth: Box::new(StaticUser::new("u".into(), Secret::new("p".into()))),
-            vfs: vfs.clone(),
+            vfs: Some(vfs.clone()),
+            proxy: None,
+            vfs_options: opts,
             public_ip: None,
             limits: Limits::default(),
             login_failures: Default::default(),
@@ -32,7 +33,7 @@ impl Harness {
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();
         let local = "127.0.0.1:2121".parse().unwrap();
-        let mut h = Harness { session: Session::new(shared, peer, local, now), vfs, now, _dir: dir };
+        let mut h = Harness { session: Session::new(shared, peer, local, now), now, _dir: dir };
         assert_eq!(h.replies(), vec!["220"]);
         h
     }
@@ -48,8 +49,8 @@ impl Harness {
         while let Some(a) = self.session.poll_action() {
             match a {
                 Action::Reply(r) => out.push(r.to_wire().get(..3).unwrap().to_string()),
-                Action::Job(j) => {
-                    let result = jobs::run(&self.vfs, j);
+                Action::Job(j, vfs) => {
+                    let result = jobs::run(vfs.as_ref(), j);
                     self.session.on_job_done(result, self.now);
                 }
                 Action::OpenPassive => self.session.on_passive_ready(Ok("127.0.0.1:30000".parse().unwrap())),

@@ -70,7 +70,7 @@ impl Session {
         if size < 1 << 20 {
             0
         } else {
-            usize::try_from(self.shared.vfs.options().buffer_size).unwrap_or(usize::MAX)
+            usize::try_from(self.shared.vfs_options.buffer_size).unwrap_or(usize::MAX)
         }
     }
 
