@@ -174,6 +174,18 @@ pub fn proxy_output(data: &[u8]) {
     }
 }
 
+/// `rc_request`: any bytes on the rc port: parsing never panics, a request is accepted only
+/// when whole, and a longer buffer never turns an accepted request into another one.
+pub fn rc_request(data: &[u8]) {
+    use crate::rc::http::parse_request;
+    if let Ok(Some(req)) = parse_request(data) {
+        assert!(!req.command.starts_with('/'), "{req:?}");
+        let mut longer = data.to_vec();
+        longer.extend_from_slice(b"trailing bytes");
+        assert_eq!(parse_request(&longer), Ok(Some(req)), "trailing bytes changed the request");
+    }
+}
+
 /// `session`: the input is a control stream for one session on an empty memory backend. No
 /// panic, and every command taken gets exactly one final reply (a second one only when it is
 /// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
@@ -343,6 +355,11 @@ mod tests {
     #[test]
     fn proxy_output_seeds_replay() {
         replay("proxy_output", super::proxy_output);
+    }
+
+    #[test]
+    fn rc_request_seeds_replay() {
+        replay("rc_request", super::rc_request);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod cli;
 pub mod data;
 pub mod ftp;
 pub mod logging;
+pub mod rc;
 pub mod remote;
 pub mod server;
 pub mod session;

@@ -25,6 +25,23 @@ fn main() -> ExitCode {
             print!("{}", help::version());
             return ExitCode::SUCCESS;
         }
+        Invocation::Rc(args) => {
+            let call = match ftpvfs::rc::client::parse_args(&args) {
+                Ok(c) => c,
+                Err(e) => return fail(&CliError::Usage(e)),
+            };
+            return match ftpvfs::rc::client::call(&call) {
+                Ok((200, body)) => {
+                    print!("{body}");
+                    ExitCode::SUCCESS
+                }
+                Ok((status, body)) => {
+                    eprint!("{body}");
+                    fail(&CliError::Fatal(format!("rc {}: HTTP {status}", call.command)))
+                }
+                Err(e) => fail(&CliError::Fatal(format!("rc: {e}"))),
+            };
+        }
         Invocation::Obscure(password) => {
             return match ftpvfs::remote::obscure::obscure(&password) {
                 Ok(o) => {

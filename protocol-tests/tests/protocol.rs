@@ -24,6 +24,8 @@ mod lifecycle; // timeouts, signals, shutdown
 mod listing; // LIST, NLST, MLSD, MLST, STAT formats
 #[path = "protocol/login.rs"]
 mod login; // USER/PASS rules and delays
+#[path = "protocol/remote_control.rs"]
+mod remote_control; // --rc: ftpvfs rc, curl and rclone rc as clients
 #[path = "protocol/remotes.rs"]
 mod remotes; // :memory:, config-file and env remotes, connection strings, obscure
 #[path = "protocol/security.rs"]

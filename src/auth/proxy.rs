@@ -138,6 +138,11 @@ impl AuthProxy {
         }
     }
 
+    /// The VFSes of the logins cached now (rc `vfs/*` commands act on all of them).
+    pub fn vfses(&self) -> Vec<Arc<Vfs>> {
+        lock(&self.cache).values().map(|e| e.vfs.clone()).collect()
+    }
+
     fn cached(&self, key: &str, pass_hash: &[u8; 32]) -> Option<Arc<Vfs>> {
         let mut cache = lock(&self.cache);
         let now = Instant::now();

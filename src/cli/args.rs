@@ -41,6 +41,8 @@ pub enum Invocation {
     Version,
     /// Print `rclone obscure`'s form of a password.
     Obscure(String),
+    /// Call the rc server (`ftpvfs rc COMMAND ...`); the arguments after `rc`.
+    Rc(Vec<String>),
     /// Run the server.
     Serve(RawArgs),
 }
@@ -104,6 +106,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Invocation, Cli
         Some(Long("help") | Short('h')) => Ok(Invocation::Help),
         Some(Long("version") | Short('V')) => Ok(Invocation::Version),
         Some(Value(cmd)) if cmd == "serve" => parse_serve(&mut parser),
+        Some(Value(cmd)) if cmd == "rc" => {
+            let rest: Result<Vec<String>, _> = parser.raw_args().map_err(usage)?.map(OsString::into_string).collect();
+            rest.map(Invocation::Rc).map_err(|_| CliError::Usage("rc arguments must be valid UTF-8".into()))
+        }
         Some(Value(cmd)) if cmd == "obscure" => {
             let password = match parser.next().map_err(usage)? {
                 Some(Value(p)) => {

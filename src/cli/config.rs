@@ -41,6 +41,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
     /// `--auth-proxy` program and `--auth-proxy-timeout`.
     pub auth_proxy: Option<(String, Duration)>,
+    /// `--rc` and its address and credentials.
+    pub rc: Option<crate::rc::RcOptions>,
 }
 
 impl Config {
@@ -130,6 +132,7 @@ impl Config {
             },
             vfs,
             auth_proxy,
+            rc: rc_options(raw)?,
             log_level: log_level(raw),
             tls: tls_config(raw)?,
         })
@@ -239,6 +242,34 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
         Resolved::Local(path) => path,
     };
     crate::remote::prepare_local(&path, read_only).map(Served::Local).map_err(CliError::Fatal)
+}
+
+/// `--rc`, `--rc-addr`, `--rc-user`, `--rc-pass`, `--rc-no-auth`: no auth must be asked for.
+fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
+    let given = ["rc-addr", "rc-user", "rc-pass", "rc-no-auth"].into_iter().find(|f| raw.given(f));
+    if !flag_bool(raw, "rc") {
+        return match given {
+            Some(f) => Err(CliError::Usage(format!("--{f} needs --rc"))),
+            None => Ok(None),
+        };
+    }
+    let addr = parse_addr(&flag_text(raw, "rc-addr").unwrap_or_else(|| "localhost:5572".into()))?;
+    let user = flag_text(raw, "rc-user").filter(|u| !u.is_empty());
+    let pass = flag_text(raw, "rc-pass").unwrap_or_default();
+    let auth = match (user, flag_bool(raw, "rc-no-auth")) {
+        (Some(_), true) => return Err(CliError::Usage("--rc-user and --rc-no-auth cannot both be given".into())),
+        (Some(u), false) if pass.is_empty() => {
+            return Err(CliError::Usage(format!("--rc-user {u} needs --rc-pass")));
+        }
+        (Some(u), false) => Some((u, Secret::new(pass))),
+        (None, true) => None,
+        (None, false) => {
+            return Err(CliError::Usage(
+                "--rc needs --rc-user and --rc-pass, or --rc-no-auth to run it without authentication".into(),
+            ))
+        }
+    };
+    Ok(Some(crate::rc::RcOptions { addr, auth }))
 }
 
 /// Parses `--addr`: `host:port`, `:port` (all IPv4 interfaces), `[v6]:port`; `localhost` is
@@ -408,9 +439,9 @@ mod tests {
     #[test]
     fn later_flags_are_refused_naming_the_flag() {
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
-        raw.values.insert("rc", Value::Bool(true));
+        raw.values.insert("transfers", Value::Int(8));
         match Config::from_args(&raw) {
-            Err(CliError::Usage(m)) => assert!(m.contains("--rc") && m.contains("not supported yet"), "{m}"),
+            Err(CliError::Usage(m)) => assert!(m.contains("--transfers") && m.contains("not supported yet"), "{m}"),
             other => panic!("unexpected {other:?}"),
         }
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };

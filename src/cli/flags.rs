@@ -69,7 +69,6 @@ use Support::{Later, Now, Partly};
 use ValueKind::*;
 
 const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
-const RC: &str = "remote control (--rc) comes in a later release";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
@@ -139,7 +138,11 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("passive-port", PortRange, "30000-32000", "Passive port range to use", Now),
     flag("poll-interval", Duration, "1m0s", "Time to wait between polling for changes (only on remotes that report changes; local and memory do not, as in rclone)", Now),
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
-    flag("rc", Bool, "", "Enable the remote control server", Later(RC)),
+    flag("rc", Bool, "", "Enable the remote control server", Now),
+    flag("rc-addr", Text, "localhost:5572", "IPaddress:Port or :Port to bind the rc server to", Now),
+    flag("rc-no-auth", Bool, "", "Don't require auth for the rc server (must be asked for)", Now),
+    flag("rc-pass", Text, "", "Password for the rc server's Basic auth", Now),
+    flag("rc-user", Text, "", "User name for the rc server's Basic auth", Now),
     flag("read-only", Bool, "", "Only allow read-only access", Now),
     flag(
         "tls-optional",

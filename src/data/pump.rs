@@ -238,6 +238,11 @@ impl Pump {
         self.last_progress
     }
 
+    /// Whether this transfer moves a file (RETR, STOR...), not a listing.
+    pub fn moves_a_file(&self) -> bool {
+        !matches!(self.body, Body::Send { .. })
+    }
+
     /// Bytes moved on the data connection so far.
     pub fn bytes(&self) -> u64 {
         self.bytes

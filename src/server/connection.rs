@@ -41,6 +41,8 @@ pub struct Ctx {
     pub next_pump_id: u64,
     /// FTPS, when `--cert`/`--key` are given (swapped on SIGHUP).
     pub tls: Option<TlsContext>,
+    /// Counters for rc `core/stats`.
+    pub stats: crate::server::stats::Stats,
 }
 
 struct PassiveListener {
@@ -205,6 +207,7 @@ impl Connection {
             }
             Kind::Passive => self.accept_data(ctx, now),
             Kind::Data => self.on_data_ready(ctx, now),
+            Kind::Rc => {}
         }
         self.process(ctx, now);
     }
@@ -455,6 +458,9 @@ impl Connection {
         }
         match p.take_outcome() {
             Some(outcome) => {
+                if p.moves_a_file() {
+                    ctx.stats.file_transfer(&outcome, p.bytes());
+                }
                 if let TransferOutcome::TlsRefused(why) = &outcome {
                     log::info!("{}: data connection refused: {why}", self.peer);
                 }

@@ -4,6 +4,8 @@
 pub mod connection;
 pub mod limits;
 mod reactor;
+mod remote_control;
+pub mod stats;
 pub mod timers;
 pub mod token;
 pub mod workers;
@@ -42,6 +44,10 @@ pub struct Server {
     completions: Receiver<Completion>,
     signals: signal_hook_mio::v1_0::Signals,
     timers: Timers,
+    /// The rc server (`--rc`).
+    rc: Option<crate::rc::RcServer>,
+    /// rc `core/quit` was asked: stop as on SIGTERM.
+    quit_requested: bool,
 }
 
 impl Server {
@@ -94,6 +100,19 @@ impl Server {
             scratch: vec![0; 16 * 1024],
             next_pump_id: 1,
             tls,
+            stats: Default::default(),
+        };
+        let rc = match &config.rc {
+            Some(opts) => {
+                let rc = crate::rc::RcServer::bind(opts, poll.registry())?;
+                log::info!(
+                    "Serving remote control on http://{}/ ({})",
+                    rc.local_addr,
+                    if opts.auth.is_some() { "Basic auth" } else { "no auth: --rc-no-auth" }
+                );
+                Some(rc)
+            }
+            None => None,
         };
         Ok(Server {
             poll,
@@ -108,6 +127,8 @@ impl Server {
             completions: done_rx,
             signals,
             timers: Timers::default(),
+            rc,
+            quit_requested: false,
         })
     }
 

@@ -42,6 +42,11 @@ impl Server {
                         }
                     }
                     token::WAKER => {}
+                    token::RC_LISTENER => {
+                        if let Some(rc) = self.rc.as_mut() {
+                            rc.accept(&self.ctx.registry);
+                        }
+                    }
                     token::SIGNALS => {
                         for signal in self.signals.pending() {
                             match signal {
@@ -58,7 +63,9 @@ impl Server {
                         }
                     }
                     t => {
-                        if let Some((slot, kind)) = token::decode(t) {
+                        if let Some((slot, token::Kind::Rc)) = token::decode(t) {
+                            self.on_rc_event(slot);
+                        } else if let Some((slot, kind)) = token::decode(t) {
                             if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
                                 c.on_event(kind, event, &mut self.ctx, now);
                                 self.after(slot);
@@ -68,6 +75,11 @@ impl Server {
                 }
             }
             self.apply_completions(now);
+            if std::mem::take(&mut self.quit_requested) && shutdown_deadline.is_none() {
+                log::info!("rc core/quit: stopping");
+                shutdown_deadline = Some(now + self.ctx.shared.limits.shutdown_grace);
+                self.begin_shutdown(now);
+            }
             if accept_paused_until.is_some_and(|t| now >= t) {
                 accept_paused_until = self.accept_all(now);
             }
@@ -128,6 +140,7 @@ impl Server {
                             log::debug!("{peer}: connected");
                             self.conns[slot] = Some(c);
                             self.live += 1;
+                            self.ctx.stats.sessions += 1;
                             *self.per_ip.entry(canonical_ip(peer.ip())).or_insert(0) += 1;
                             self.after(slot);
                         }
@@ -192,6 +205,7 @@ impl Server {
                     }
                     None => connection::dispose(done, conn, &self.ctx),
                 },
+                Completion::Rc { slot, generation, result } => self.on_rc_done(slot, generation, result),
                 Completion::PumpFailed { conn, pump } => {
                     if let Some(c) = conn_in(&mut self.conns, conn) {
                         c.on_pump_done(pump, None, &mut self.ctx, now);

@@ -9,6 +9,8 @@ pub const LISTENER: Token = Token(usize::MAX - 1);
 pub const WAKER: Token = Token(usize::MAX - 2);
 /// SIGINT, SIGTERM, SIGHUP.
 pub const SIGNALS: Token = Token(usize::MAX - 3);
+/// The rc (`--rc`) listener.
+pub const RC_LISTENER: Token = Token(usize::MAX - 4);
 
 /// Which socket of a connection an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +21,8 @@ pub enum Kind {
     Data,
     /// The passive listener.
     Passive,
+    /// An rc connection (its slot is in the rc server's table, not the FTP one).
+    Rc,
 }
 
 /// The token of one socket of the connection in `slot`.
@@ -27,20 +31,21 @@ pub fn token(slot: usize, kind: Kind) -> Token {
         Kind::Control => 0,
         Kind::Data => 1,
         Kind::Passive => 2,
+        Kind::Rc => 3,
     };
     Token(slot << 2 | k)
 }
 
 /// The slot and socket kind of a connection token; `None` for anything else.
 pub fn decode(t: Token) -> Option<(usize, Kind)> {
-    if t.0 >= SIGNALS.0 {
+    if t.0 >= RC_LISTENER.0 {
         return None;
     }
     let kind = match t.0 & 3 {
         0 => Kind::Control,
         1 => Kind::Data,
         2 => Kind::Passive,
-        _ => return None,
+        _ => Kind::Rc,
     };
     Some((t.0 >> 2, kind))
 }
@@ -62,12 +67,13 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_fixed_tokens_are_not_connections() {
         for slot in [0, 1, 12_345] {
-            for kind in [Kind::Control, Kind::Data, Kind::Passive] {
+            for kind in [Kind::Control, Kind::Data, Kind::Passive, Kind::Rc] {
                 assert_eq!(decode(token(slot, kind)), Some((slot, kind)));
             }
         }
         assert_eq!(decode(LISTENER), None);
         assert_eq!(decode(WAKER), None);
         assert_eq!(decode(SIGNALS), None);
+        assert_eq!(decode(RC_LISTENER), None);
     }
 }

@@ -28,6 +28,15 @@ pub enum Task {
         /// The session's file system (`None` before login).
         vfs: Option<Arc<Vfs>>,
     },
+    /// Blocking work for an rc command (`vfs/refresh`).
+    Rc {
+        /// The rc connection slot.
+        slot: usize,
+        /// Its generation.
+        generation: u64,
+        /// What.
+        work: crate::rc::commands::RcWork,
+    },
     /// A transfer's file I/O.
     Pump {
         /// For whom.
@@ -56,6 +65,15 @@ pub enum Completion {
         pump: u64,
         /// The result.
         done: PumpDone,
+    },
+    /// An rc command's work finished.
+    Rc {
+        /// The rc connection slot.
+        slot: usize,
+        /// Its generation.
+        generation: u64,
+        /// The answer, or the error message.
+        result: Result<serde_json::Value, String>,
     },
     /// A transfer task panicked; its stream is lost.
     PumpFailed {
@@ -115,6 +133,13 @@ fn worker_loop(rx: &Mutex<Receiver<Task>>, done: &Sender<Completion>, waker: &Wa
                     Err(Error::with_detail(ErrorKind::Other, "", "Internal error"))
                 });
                 Some(Completion::Session { conn, result })
+            }
+            Task::Rc { slot, generation, work } => {
+                let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|_| {
+                    log::error!("an rc task panicked");
+                    Err("internal error".into())
+                });
+                Some(Completion::Rc { slot, generation, result })
             }
             Task::Pump { conn, pump, task } => match catch_unwind(AssertUnwindSafe(|| pump::run_task(task))) {
                 Ok(Some(d)) => Some(Completion::Pump { conn, pump, done: d }),

@@ -82,6 +82,12 @@ impl DirCache {
     pub fn forget_all(&self) {
         self.lock().clear();
     }
+
+    /// How many listings and entries are held (rc `vfs/stats`).
+    pub fn size(&self) -> (usize, usize) {
+        let dirs = self.lock();
+        (dirs.len(), dirs.values().map(|c| c.entries.len()).sum())
+    }
 }
 
 #[cfg(test)]

@@ -176,6 +176,39 @@ impl Vfs {
         *self.usage.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// rc `vfs/forget`: forgets what is cached about `path`: for a directory its listing and
+    /// every listing below it, and for either the listing of its parent.
+    pub fn forget(&self, path: &VfsPath, is_dir: bool) {
+        if is_dir {
+            self.dirs.forget_tree(path);
+        }
+        self.dirs.forget_dir(&path.parent());
+    }
+
+    /// rc `vfs/refresh`: reads `dir` afresh (and every directory below it when `recursive`).
+    ///
+    /// # Errors
+    /// As [`Vfs::list`].
+    pub fn refresh(&self, dir: &VfsPath, recursive: bool) -> Result<()> {
+        let mut dirs = vec![dir.clone()];
+        while let Some(d) = dirs.pop() {
+            self.dirs.forget_dir(&d);
+            for e in self.list(&d)? {
+                if recursive && e.is_dir() {
+                    if let Ok(child) = d.child(&e.name) {
+                        dirs.push(child);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Listings and entries held by the directory cache (rc `vfs/stats`).
+    pub fn cache_size(&self) -> (usize, usize) {
+        self.dirs.size()
+    }
+
     /// The remote's space figures, as rclone's VFS gives them: the backend's, with the used
     /// bytes summed over every file under `--vfs-used-is-size`, and the free bytes worked out
     /// from the total when only that is known. Kept for `--dir-cache-time`.

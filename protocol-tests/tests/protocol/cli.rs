@@ -36,7 +36,7 @@ fn unknown_flags_and_bad_values_give_one_line_and_exit_2() {
 #[test]
 fn flags_of_later_releases_are_refused_by_name() {
     for (args, name) in [
-        (&["--rc"][..], "--rc"),
+        (&["--cache-dir", "/tmp/c"][..], "--cache-dir"),
         (&["--vfs-cache-mode", "writes"], "--vfs-cache-mode writes"),
         (&["--vfs-cache-max-size", "1G"], "--vfs-cache-max-size"),
     ] {

@@ -1,0 +1,151 @@
+//! `--rc`: rclone's remote-control protocol, driven by `ftpvfs rc`, plain HTTP (curl) and
+//! `rclone rc`: forgetting and refreshing make outside changes visible, stats count transfers,
+//! credentials are enforced, bad requests get clear errors, and `core/quit` stops the server.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use protocol_tests::client::Client;
+use protocol_tests::{have, pattern, run_cli, run_ok, Server};
+
+const CREDS: [&str; 4] = ["--rc-user", "admin", "--rc-pass", "s3cret"];
+
+fn start(extra: &[&str]) -> (Server, String) {
+    let mut args = vec!["--rc", "--rc-addr", "127.0.0.1:0", "--dir-cache-time", "1h", "-v"];
+    args.extend_from_slice(extra);
+    let s = Server::start(&args);
+    let log = s.log();
+    let url = log
+        .split("Serving remote control on ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no rc address in the log:\n{log}"))
+        .to_string();
+    (s, url)
+}
+
+/// `ftpvfs rc` with the test credentials: (exit code, stdout, stderr).
+fn rc(url: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["rc", "--url", url, "--user", "admin", "--pass", "s3cret"];
+    all.extend_from_slice(args);
+    run_cli(&all)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn forget_and_refresh_make_outside_changes_visible() {
+    let (s, url) = start(&CREDS);
+    std::fs::create_dir(s.path().join("sub")).unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "sub\r\n");
+    assert_eq!(c.listing("NLST sub"), "");
+    std::fs::write(s.path().join("outside.txt"), b"x").unwrap();
+    std::fs::write(s.path().join("sub/deep.txt"), b"y").unwrap();
+    assert_eq!(c.listing("NLST"), "sub\r\n", "cached for an hour");
+    // Forget one directory with `ftpvfs rc`: only it shows the change.
+    let (code, out, err) = rc(&url, &["vfs/forget", "dir=sub"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["forgotten"], serde_json::json!(["sub"]));
+    assert_eq!(c.listing("NLST sub"), "deep.txt\r\n");
+    // file= forgets the listing holding the file.
+    let (code, _, err) = rc(&url, &["vfs/forget", "file=outside.txt"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.listing("NLST"), "outside.txt\r\nsub\r\n");
+    // Plain HTTP with a form body, then a recursive refresh.
+    std::fs::write(s.path().join("sub/second.txt"), b"z").unwrap();
+    let out = run_ok(
+        Command::new("curl")
+            .args(["-sS", "-u", "admin:s3cret", "-d", "recursive=true"])
+            .arg(format!("{url}vfs/refresh")),
+    );
+    assert_eq!(json(&out)["result"][""], "OK");
+    assert_eq!(c.listing("NLST sub"), "deep.txt\r\nsecond.txt\r\n");
+}
+
+#[test]
+fn stats_count_transfers_and_bytes() {
+    let (s, url) = start(&CREDS);
+    std::fs::write(s.path().join("f.bin"), pattern(300_000, 1)).unwrap();
+    let before = json(&rc(&url, &["core/stats"]).1);
+    let mut c = Client::login_anonymous(s.addr);
+    c.retr("f.bin");
+    c.store("STOR g.bin", &pattern(100_000, 2));
+    let (code, out, err) = rc(&url, &["core/stats"]);
+    assert_eq!(code, 0, "{err}");
+    let after = json(&out);
+    assert_eq!(after["transfers"].as_u64().unwrap() - before["transfers"].as_u64().unwrap(), 2);
+    assert_eq!(after["bytes"].as_u64().unwrap() - before["bytes"].as_u64().unwrap(), 400_000);
+    assert_eq!(after["errors"], 0);
+    assert_eq!(after["sessions"], 1, "one session open now");
+    let (code, out, _) = rc(&url, &["vfs/stats"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["opt"]["CacheMode"], "off");
+    assert_eq!(json(&rc(&url, &["vfs/queue"]).1)["queue"], serde_json::json!([]));
+    let (code, out, _) = rc(&url, &["rc/noop", "hello=world"]);
+    assert_eq!((code, json(&out)["hello"].as_str()), (0, Some("world")));
+}
+
+#[test]
+fn credentials_are_enforced_and_no_auth_must_be_asked_for() {
+    let (_s, url) = start(&CREDS);
+    let (code, _, err) = run_cli(&["rc", "--url", &url, "rc/noop"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("authentication required") && err.contains("401"), "{err}");
+    let (code, _, err) = run_cli(&["rc", "--url", &url, "--user", "admin", "--pass", "wrong", "rc/noop"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = run_cli(&["serve", "/tmp", "--rc"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--rc-no-auth"), "{err}");
+    let (code, _, err) = run_cli(&["serve", "/tmp", "--rc-user", "x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs --rc"), "{err}");
+    let (_s, open_url) = start(&["--rc-no-auth"]);
+    assert_eq!(run_cli(&["rc", "--url", &open_url, "rc/noop"]).0, 0);
+}
+
+#[test]
+fn bad_requests_get_clear_http_errors() {
+    let (_s, url) = start(&CREDS);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let exchange = |request: &[u8]| {
+        let mut t = TcpStream::connect(&addr).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = t.write_all(request);
+        let mut out = String::new();
+        let _ = t.read_to_string(&mut out);
+        out
+    };
+    assert!(exchange(b"hello\r\n\r\n").starts_with("HTTP/1.1 400"));
+    let get = exchange(b"GET /core/version HTTP/1.1\r\nAuthorization: Basic YWRtaW46czNjcmV0\r\n\r\n");
+    assert!(get.starts_with("HTTP/1.1 405"), "{get}");
+    let huge = exchange(format!("POST /rc/noop HTTP/1.1\r\nContent-Length: {}\r\n\r\n", 2 << 20).as_bytes());
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    let unknown = rc(&url, &["no/such"]);
+    assert_eq!(unknown.0, 1);
+    assert!(unknown.2.contains("couldn't find method"), "{}", unknown.2);
+}
+
+#[test]
+fn rclone_rc_is_a_client_and_core_quit_stops_the_server() {
+    assert!(have("rclone"), "rclone is not installed: the README's test command installs it");
+    let (mut s, url) = start(&CREDS);
+    let out = run_ok(Command::new("rclone").args([
+        "rc",
+        "--url",
+        &url,
+        "--user",
+        "admin",
+        "--pass",
+        "s3cret",
+        "core/version",
+    ]));
+    assert!(json(&out)["version"].as_str().unwrap().starts_with('v'), "{out}");
+    run_ok(Command::new("rclone").args(["rc", "--url", &url, "--user", "admin", "--pass", "s3cret", "core/quit"]));
+    let status = s.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+}

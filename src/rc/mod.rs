@@ -1,0 +1,154 @@
+//! Remote control (`--rc`): rclone's rc protocol (HTTP POST `/<command>` with JSON or form
+//! parameters, JSON replies) on the reactor, so `rclone rc --url ...` and `ftpvfs rc` work as
+//! clients. Bound to loopback by default; Basic auth with `--rc-user`/`--rc-pass`, or none
+//! with `--rc-no-auth` (which must be asked for). One request per connection, at most
+//! [`MAX_CONNECTIONS`] at once, each request at most 1 MiB.
+
+pub mod client;
+pub mod commands;
+pub mod http;
+
+use std::io;
+use std::net::SocketAddr;
+
+use base64::Engine;
+use mio::net::TcpListener;
+use mio::{Interest, Registry};
+
+use crate::auth::{constant_time_eq, Secret};
+use crate::server::token::{self, Kind};
+use http::{BadRequest, HttpConn, RcRequest};
+
+/// Most rc connections open at once; more are closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// `--rc-addr` and the credentials.
+#[derive(Debug, Clone)]
+pub struct RcOptions {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// `--rc-user`/`--rc-pass`; `None` with `--rc-no-auth`.
+    pub auth: Option<(String, Secret<String>)>,
+}
+
+/// The rc listener and its connections.
+pub struct RcServer {
+    listener: TcpListener,
+    conns: Vec<Option<HttpConn>>,
+    free: Vec<usize>,
+    next_generation: u64,
+    auth: Option<(String, Secret<String>)>,
+    /// The bound address (with the real port when `:0` was asked).
+    pub local_addr: SocketAddr,
+}
+
+/// A request ready to be answered: its connection and what it asked (or why it is bad).
+pub struct Pending {
+    /// The connection slot.
+    pub slot: usize,
+    /// The slot's generation.
+    pub generation: u64,
+    /// The request.
+    pub request: Result<RcRequest, BadRequest>,
+}
+
+impl RcServer {
+    /// Binds the listener and registers it.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn bind(opts: &RcOptions, registry: &Registry) -> io::Result<RcServer> {
+        let mut listener = crate::data::passive_pool::listen(opts.addr, 64)?;
+        let local_addr = listener.local_addr()?;
+        registry.register(&mut listener, token::RC_LISTENER, Interest::READABLE)?;
+        Ok(RcServer {
+            listener,
+            conns: Vec::new(),
+            free: Vec::new(),
+            next_generation: 1,
+            auth: opts.auth.clone(),
+            local_addr,
+        })
+    }
+
+    /// Accepts every waiting connection.
+    pub fn accept(&mut self, registry: &Registry) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _peer)) => {
+                    if self.conns.len() - self.free.len() >= MAX_CONNECTIONS {
+                        continue; // dropped: closed
+                    }
+                    let slot = self.free.pop().unwrap_or_else(|| {
+                        self.conns.push(None);
+                        self.conns.len() - 1
+                    });
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if registry.register(&mut stream, token::token(slot, Kind::Rc), interest).is_err() {
+                        self.free.push(slot);
+                        continue;
+                    }
+                    self.next_generation += 1;
+                    self.conns[slot] = Some(HttpConn::new(stream, self.next_generation));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::warn!("rc: accept failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Readiness on a connection: reads, sends what is queued; returns a request once whole.
+    pub fn on_event(&mut self, slot: usize, registry: &Registry) -> Option<Pending> {
+        let conn = self.conns.get_mut(slot)?.as_mut()?;
+        let request = match conn.read_request() {
+            Ok(r) => r,
+            Err(_) => {
+                self.close(slot, registry);
+                return None;
+            }
+        };
+        let generation = conn.generation;
+        self.flush(slot, registry);
+        request.map(|request| Pending { slot, generation, request })
+    }
+
+    /// Queues the answer to a request and sends what the socket takes.
+    pub fn respond(&mut self, slot: usize, generation: u64, bytes: Vec<u8>, registry: &Registry) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
+        if conn.generation != generation {
+            return;
+        }
+        conn.respond(bytes);
+        self.flush(slot, registry);
+    }
+
+    fn flush(&mut self, slot: usize, registry: &Registry) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else { return };
+        match conn.flush() {
+            Ok(false) => {}
+            Ok(true) | Err(_) => self.close(slot, registry),
+        }
+    }
+
+    fn close(&mut self, slot: usize, registry: &Registry) {
+        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = registry.deregister(&mut conn.stream);
+            self.free.push(slot);
+        }
+    }
+
+    /// Whether the request carries the credentials (always, under `--rc-no-auth`).
+    pub fn authorized(&self, request: &RcRequest) -> bool {
+        let Some((user, pass)) = &self.auth else { return true };
+        let Some(given) = request.authorization.as_deref().and_then(|h| h.strip_prefix("Basic ")) else {
+            return false;
+        };
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) else { return false };
+        let expected = format!("{user}:{}", pass.expose());
+        constant_time_eq(&decoded, expected.as_bytes())
+    }
+}

@@ -1,0 +1,60 @@
+//! The reactor's side of `--rc`: takes a whole request from the rc server, checks it (POST,
+//! credentials), runs the command with a snapshot of the server, and sends the answer (now, or
+//! when a worker finishes the command's blocking part).
+
+use serde_json::Value;
+
+use crate::rc::commands::{self, RcContext, RcOutcome};
+use crate::rc::http::{response, BadRequest};
+use crate::server::workers::Task;
+use crate::server::Server;
+
+impl Server {
+    /// Readiness on rc connection `slot`.
+    pub(super) fn on_rc_event(&mut self, slot: usize) {
+        let Some(rc) = self.rc.as_mut() else { return };
+        let Some(pending) = rc.on_event(slot, &self.ctx.registry) else { return };
+        let (status, body) = match pending.request {
+            Err(BadRequest::TooLarge) => (413, serde_json::json!({ "error": "request too large", "status": 413 })),
+            Err(BadRequest::Malformed(why)) => (400, serde_json::json!({ "error": why, "status": 400 })),
+            Ok(req) if !rc.authorized(&req) => {
+                log::info!("rc: refused {:?}: missing or wrong credentials", req.command);
+                (401, commands::error_body(401, &req.command, &serde_json::Map::new(), "authentication required"))
+            }
+            Ok(req) if req.method != "POST" => {
+                (405, commands::error_body(405, &req.command, &req.params, "rc commands must be sent with POST"))
+            }
+            Ok(req) => {
+                log::info!("rc: {}", req.command);
+                let transferring = self.conns.iter().flatten().filter(|c| c.in_transfer()).count();
+                let ctx =
+                    RcContext { shared: &self.ctx.shared, stats: self.ctx.stats, sessions: self.live, transferring };
+                match commands::run(&req.command, &req.params, &ctx) {
+                    RcOutcome::Reply(status, body) => (status, body),
+                    RcOutcome::Quit(body) => {
+                        self.quit_requested = true;
+                        (200, body)
+                    }
+                    RcOutcome::Work(work) => {
+                        self.ctx.workers.submit(Task::Rc { slot, generation: pending.generation, work });
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(rc) = self.rc.as_mut() {
+            rc.respond(slot, pending.generation, response(status, &body), &self.ctx.registry);
+        }
+    }
+
+    /// A worker finished an rc command's blocking part.
+    pub(super) fn on_rc_done(&mut self, slot: usize, generation: u64, result: Result<Value, String>) {
+        let (status, body) = match result {
+            Ok(body) => (200, body),
+            Err(e) => (500, serde_json::json!({ "error": e, "status": 500 })),
+        };
+        if let Some(rc) = self.rc.as_mut() {
+            rc.respond(slot, generation, response(status, &body), &self.ctx.registry);
+        }
+    }
+}
