@@ -88,7 +88,7 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<RcRequest>, BadRequest> {
     }
     Ok(Some(RcRequest {
         method: req.method.unwrap_or("").to_string(),
-        command: percent_decode(path.trim_start_matches('/'))?,
+        command: percent_decode(path)?.trim_start_matches('/').to_string(),
         params,
         authorization: header("authorization"),
     }))
