@@ -19,8 +19,10 @@
 //! 3. `RETR f`: the session resolves `f` to a [`vfs::VfsPath`] and asks a worker to open it
 //!    ([`session::Job::OpenRead`]); a missing file ends here with 550.
 //! 4. The open stream comes back; the session replies 150 and hands a
-//!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: workers fill
-//!    one of two 256 KiB buffers while the reactor writes the other to the socket.
+//!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: for a local
+//!    file on a plain connection a worker sends it with sendfile until the socket is full, and
+//!    the reactor hands it back when the socket drains; otherwise workers fill buffers (up to
+//!    `--buffer-size` ahead) while the reactor writes them to the socket.
 //! 5. At end of file the reactor closes the data connection and reports
 //!    [`data::TransferOutcome::Complete`]; the session replies 226.
 

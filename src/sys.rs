@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -61,6 +62,48 @@ pub fn fs_space(path: &Path) -> io::Result<FsSpace> {
         used: blocks.saturating_sub(bfree).saturating_mul(size),
         free: bavail.saturating_mul(size),
     })
+}
+
+/// `sendfile(2)`: sends up to `count` bytes of `file` from `*offset` to the socket `out`
+/// (the kernel copies page cache to socket buffers; nothing passes through user space) and
+/// advances `*offset`. The file's own position is not used or moved.
+///
+/// # Errors
+/// As sendfile: `WouldBlock` when a non-blocking socket is full, `BrokenPipe` and
+/// `ConnectionReset` when the peer is gone.
+pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, count: usize) -> io::Result<usize> {
+    let mut off = libc::off_t::try_from(*offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: both descriptors are valid for the duration of the call (borrowed); `off` is a
+    // valid, writable off_t the kernel updates.
+    let n = unsafe { libc::sendfile(out.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    *offset = u64::try_from(off).unwrap_or(*offset);
+    Ok(n.unsigned_abs())
+}
+
+/// Whether a socket can take more bytes now (`poll` with no wait). Errors count as writable, so
+/// the caller's next write reports them.
+pub fn writable_now(fd: BorrowedFd<'_>) -> bool {
+    wait_writable(fd, 0)
+}
+
+/// Waits up to `millis` for a socket to have bytes (or an end, or an error) to read.
+pub fn wait_readable(fd: BorrowedFd<'_>, millis: i32) -> bool {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, millis) };
+    rc != 0
+}
+
+/// Waits up to `millis` for a socket to take more bytes; true if it can (or has an error the
+/// next write will report).
+pub fn wait_writable(fd: BorrowedFd<'_>, millis: i32) -> bool {
+    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd, count 1.
+    let rc = unsafe { libc::poll(&mut pfd, 1, millis) };
+    rc != 0
 }
 
 #[cfg(test)]

@@ -296,9 +296,13 @@ impl ReadStream for LocalRead {
         }
     }
 
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        Some(self.file.as_raw_fd())
+    fn sendfile_source(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u64)> {
+        use std::io::Seek;
+        use std::os::fd::AsFd;
+        // The range limit is the chunked reader's, which exists for remotes that bill by
+        // request; the sender bounds itself by the file's size at open.
+        let position = (&self.file).stream_position().ok()?;
+        Some((self.file.as_fd(), position))
     }
 }
 

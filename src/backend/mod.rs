@@ -61,9 +61,9 @@ pub trait ReadStream: Send {
     /// A storage error if the read failed.
     fn read(&mut self, buf: &mut [u8]) -> Result<usize>;
 
-    /// The file descriptor behind the stream, when the backend is local, so a later zero-copy
-    /// path (sendfile/splice) can send from it directly. `None` for remote backends.
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    /// For a local file: its descriptor and the offset of the next byte, so a download can be
+    /// sent with sendfile (zero-copy) instead of reads. `None` for remote backends.
+    fn sendfile_source(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u64)> {
         None
     }
 }

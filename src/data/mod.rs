@@ -32,6 +32,8 @@ pub enum TransferBody {
         ascii: bool,
         /// Bytes to read ahead of the client (`--buffer-size`; 0: one buffer).
         read_ahead: usize,
+        /// The file's size when opened: a local file is sent with sendfile up to here.
+        size: u64,
     },
     /// A file from the client (STOR, APPE, STOU); `ascii` converts CRLF to LF.
     Upload {

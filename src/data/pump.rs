@@ -8,12 +8,19 @@
 //! is not read, or no read is submitted). Only one worker task per transfer is in flight, so
 //! file operations stay in order.
 //!
+//! Plain (non-TLS) binary transfers skip the reactor's buffers: a local file is sent with
+//! sendfile (`Body::SendFile`), and an upload is received and written by a worker in one loop
+//! (`Body::RecvFile`). Those workers use a duplicate of the socket's descriptor; to stop one
+//! the reactor marks the transfer cancelled and shuts the socket down.
+//!
 //! The pump does not own workers or the poll: it hands out `PumpTask`s and takes `PumpDone`s,
-//! and the reactor moves them. A zero-copy path for local files (sendfile/splice) fits in as
-//! another `Body` using `ReadStream::raw_fd`.
+//! and the reactor moves them.
 
 use std::collections::VecDeque;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{self, ReadStream, WriteStream};
@@ -23,6 +30,9 @@ use crate::tls::stream::NetStream;
 
 /// Size of each of a transfer's two buffers.
 pub const BUFFER_SIZE: usize = 256 * 1024;
+/// The receive buffer of a worker-side upload: small enough that what was just received is
+/// still in the core's cache when it is written to the file.
+pub const RECV_BUFFER_SIZE: usize = 128 * 1024;
 
 /// Blocking work for a worker thread on behalf of a pump.
 pub enum PumpTask {
@@ -52,6 +62,31 @@ pub enum PumpTask {
         stream: Box<dyn WriteStream>,
         /// TYPE A state (a held CR is written first).
         ascii: Option<FromCrlf>,
+    },
+    /// Send a local file with sendfile from `offset` up to `end`, until the socket is full,
+    /// the file is sent, or [`SENDFILE_TASK_BYTES`] went out.
+    SendFile {
+        /// The file (kept open by its stream).
+        stream: Box<dyn ReadStream>,
+        /// A duplicate of the data socket's descriptor (the reactor may close its own).
+        sock: OwnedFd,
+        /// The next byte to send.
+        offset: u64,
+        /// Where to stop (the file's size at open).
+        end: u64,
+    },
+    /// Receive a plain upload on this worker: read the socket and write the file in one loop
+    /// (the bytes stay in this core's cache), until the socket has nothing for a moment, the
+    /// task limit, or the end, where the upload is committed.
+    RecvFile {
+        /// The file.
+        stream: Box<dyn WriteStream>,
+        /// A duplicate of the data socket (non-blocking).
+        sock: std::net::TcpStream,
+        /// The receive buffer.
+        buf: Vec<u8>,
+        /// Set by the reactor before it shuts the socket to abort: an end is then not a commit.
+        cancelled: Arc<AtomicBool>,
     },
     /// Give an upload up (a replaced file is left as it was).
     Abort {
@@ -89,7 +124,68 @@ pub enum PumpDone {
         /// Bytes stored, or the error.
         result: backend::Result<u64>,
     },
+    /// A receive task stopped; `stream` is `None` when it committed the upload (`result`).
+    RecvFile {
+        /// The file, back home (not yet committed or aborted).
+        stream: Option<Box<dyn WriteStream>>,
+        /// The socket duplicate, back home.
+        sock: std::net::TcpStream,
+        /// The buffer, for the next task.
+        buf: Vec<u8>,
+        /// Bytes received by this task.
+        received: u64,
+        /// Why it stopped.
+        state: RecvFileState,
+    },
+    /// A sendfile task finished.
+    SendFile {
+        /// The file, back home.
+        stream: Box<dyn ReadStream>,
+        /// The socket duplicate, back home.
+        sock: OwnedFd,
+        /// The next byte to send.
+        offset: u64,
+        /// Bytes sent by this task.
+        sent: u64,
+        /// Why it stopped.
+        state: SendFileState,
+    },
 }
+
+/// Why a receive task stopped.
+#[derive(Debug)]
+pub enum RecvFileState {
+    /// The socket had nothing for a moment, or the task limit was reached.
+    Waiting,
+    /// The client closed: the upload was committed with this result.
+    Committed(backend::Result<u64>),
+    /// The reactor cancelled the transfer (ABOR, timeout): the stream is not committed.
+    Cancelled,
+    /// Writing the file failed.
+    Storage(backend::Error),
+    /// The socket failed.
+    SocketFailed,
+}
+
+/// Why a sendfile task stopped.
+#[derive(Debug)]
+pub enum SendFileState {
+    /// Everything up to the end is sent.
+    Done,
+    /// The per-task limit was reached; more to send.
+    More,
+    /// The socket is full; wait until it drains.
+    Full,
+    /// The file ended before its size at open: it changed while being read.
+    FileEnded,
+    /// The socket failed (the client closed or reset it).
+    SocketFailed(io::Error),
+}
+
+/// Most bytes one sendfile task sends before giving its worker back.
+pub const SENDFILE_TASK_BYTES: u64 = 64 << 20;
+/// How long a sendfile task waits for a full socket to drain before giving its worker back.
+pub const SENDFILE_WAIT_MS: i32 = 20;
 
 /// Runs a pump task. Blocking; worker threads only.
 pub fn run_task(task: PumpTask) -> Option<PumpDone> {
@@ -127,10 +223,95 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
             stream.abort();
             None
         }
+        PumpTask::RecvFile { mut stream, mut sock, mut buf, cancelled } => {
+            let mut received = 0u64;
+            let state = loop {
+                if received >= SENDFILE_TASK_BYTES {
+                    break RecvFileState::Waiting;
+                }
+                match io::Read::read(&mut sock, &mut buf) {
+                    Ok(0) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
+                    Ok(0) => {
+                        let result = stream.commit();
+                        return Some(PumpDone::RecvFile {
+                            stream: None,
+                            sock,
+                            buf,
+                            received,
+                            state: RecvFileState::Committed(result),
+                        });
+                    }
+                    Ok(n) => {
+                        received += n as u64;
+                        if let Err(e) = stream.write_all(&buf[..n]) {
+                            break RecvFileState::Storage(e);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if cancelled.load(Ordering::Acquire)
+                            || !crate::sys::wait_readable(sock.as_fd(), SENDFILE_WAIT_MS)
+                        {
+                            break RecvFileState::Waiting;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
+                    Err(_) => break RecvFileState::SocketFailed,
+                }
+            };
+            Some(PumpDone::RecvFile { stream: Some(stream), sock, buf, received, state })
+        }
+        PumpTask::SendFile { stream, sock, mut offset, end } => {
+            let mut sent = 0u64;
+            let state = loop {
+                if offset >= end {
+                    break SendFileState::Done;
+                }
+                if sent >= SENDFILE_TASK_BYTES {
+                    break SendFileState::More;
+                }
+                let Some((file, _)) = stream.sendfile_source() else { break SendFileState::FileEnded };
+                let want = usize::try_from((end - offset).min(SENDFILE_TASK_BYTES - sent)).unwrap_or(usize::MAX);
+                match crate::sys::sendfile(sock.as_fd(), file, &mut offset, want) {
+                    Ok(0) => break SendFileState::FileEnded,
+                    Ok(n) => sent += n as u64,
+                    // A client that keeps up is served by this worker without a round trip to
+                    // the reactor; one that does not gives the worker back soon.
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if !crate::sys::wait_writable(sock.as_fd(), SENDFILE_WAIT_MS) {
+                            break SendFileState::Full;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break SendFileState::SocketFailed(e),
+                }
+            };
+            Some(PumpDone::SendFile { stream, sock, offset, sent, state })
+        }
     }
 }
 
 enum Body {
+    /// A binary upload on a plain socket, received and written by workers.
+    RecvFile {
+        /// `None` while a worker receives.
+        stream: Option<Box<dyn WriteStream>>,
+        /// A duplicate of the data socket, made when it attaches; `None` while a worker receives.
+        sock: Option<std::net::TcpStream>,
+        buf: Option<Vec<u8>>,
+        cancelled: Arc<AtomicBool>,
+        /// The worker committed the upload (or it failed): nothing more to do.
+        ended: bool,
+    },
+    /// A local file sent with sendfile (zero-copy), plain sockets only.
+    SendFile {
+        /// `None` while a worker sends.
+        stream: Option<Box<dyn ReadStream>>,
+        /// A duplicate of the data socket, made when it attaches; `None` while a worker sends.
+        sock: Option<OwnedFd>,
+        offset: u64,
+        end: u64,
+    },
     Send {
         data: Vec<u8>,
         pos: usize,
@@ -182,11 +363,25 @@ pub struct Pump {
 }
 
 impl Pump {
-    /// A transfer waiting for its data connection.
-    pub fn new(id: u64, body: TransferBody, now: Instant) -> Pump {
+    /// A transfer waiting for its data connection. With `zero_copy_ok` (no TLS), a binary
+    /// download of a local file is sent with sendfile.
+    pub fn new(id: u64, body: TransferBody, now: Instant, zero_copy_ok: bool) -> Pump {
         let body = match body {
+            TransferBody::Download { stream, ascii: false, size, .. }
+                if zero_copy_ok && stream.sendfile_source().is_some() =>
+            {
+                let offset = stream.sendfile_source().map_or(0, |(_, o)| o);
+                Body::SendFile { stream: Some(stream), sock: None, offset, end: size.max(offset) }
+            }
             TransferBody::Send(data) => Body::Send { data, pos: 0 },
-            TransferBody::Download { stream, ascii, read_ahead } => Body::Download {
+            TransferBody::Upload { stream, ascii: false } if zero_copy_ok => Body::RecvFile {
+                stream: Some(stream),
+                sock: None,
+                buf: Some(vec![0; RECV_BUFFER_SIZE]),
+                cancelled: Arc::new(AtomicBool::new(false)),
+                ended: false,
+            },
+            TransferBody::Download { stream, ascii, read_ahead, .. } => Body::Download {
                 stream: Some(stream),
                 ascii: ascii.then(ToCrlf::default),
                 out: Vec::new(),
@@ -250,6 +445,24 @@ impl Pump {
 
     /// Attaches the data connection.
     pub fn attach(&mut self, socket: NetStream, now: Instant) {
+        if let Body::RecvFile { sock, .. } = &mut self.body {
+            match socket.plain_fd().map(|fd| fd.try_clone_to_owned()) {
+                Some(Ok(dup)) => *sock = Some(std::net::TcpStream::from(dup)),
+                _ => {
+                    self.socket = Some(socket);
+                    return self.fail(TransferOutcome::ConnectionLost("cannot use the data connection"));
+                }
+            }
+        }
+        if let Body::SendFile { sock, .. } = &mut self.body {
+            match socket.plain_fd().map(|fd| fd.try_clone_to_owned()) {
+                Some(Ok(dup)) => *sock = Some(dup),
+                _ => {
+                    self.socket = Some(socket);
+                    return self.fail(TransferOutcome::ConnectionLost("cannot use the data connection for sendfile"));
+                }
+            }
+        }
         self.socket = Some(socket);
         self.last_progress = now;
     }
@@ -267,14 +480,31 @@ impl Pump {
     /// Stops the transfer now with `outcome`: the socket is closed and an upload is aborted
     /// (if its stream is at a worker, the reactor disposes of it when it comes back).
     pub fn fail(&mut self, outcome: TransferOutcome) {
+        self.stop_worker();
         self.socket = None;
-        if let Body::Upload { stream, .. } = &mut self.body {
+        if let Body::Upload { stream, .. } | Body::RecvFile { stream, .. } = &mut self.body {
             if let Some(stream) = stream.take() {
                 self.tasks.push(PumpTask::Abort { stream });
             }
         }
         if self.outcome.is_none() {
             self.outcome = Some(outcome);
+        }
+    }
+
+    /// A worker may be using a duplicate of the socket: mark the transfer cancelled (so an end
+    /// of stream is not taken for a complete upload), then shut the socket to stop it now.
+    fn stop_worker(&mut self) {
+        let in_flight = match &self.body {
+            Body::SendFile { stream: None, .. } => true,
+            Body::RecvFile { stream: None, ended: false, cancelled, .. } => {
+                cancelled.store(true, Ordering::Release);
+                true
+            }
+            _ => false,
+        };
+        if let (true, Some(socket)) = (in_flight, &self.socket) {
+            socket.shutdown_now();
         }
     }
 
@@ -330,6 +560,78 @@ impl Pump {
                     return;
                 }
             }
+            (
+                PumpDone::SendFile { stream: s, sock: d, offset: o, sent, state },
+                Body::SendFile { stream, sock, offset, .. },
+            ) => {
+                *stream = Some(s);
+                *sock = Some(d);
+                *offset = o;
+                if sent > 0 {
+                    self.record_progress(usize::try_from(sent).unwrap_or(usize::MAX), now);
+                }
+                match state {
+                    SendFileState::Done | SendFileState::More => {}
+                    SendFileState::Full => {
+                        let Body::SendFile { sock: Some(fd), .. } = &self.body else { return };
+                        // The socket may have drained (and signalled) while the worker ran.
+                        if !crate::sys::writable_now(fd.as_fd()) {
+                            return;
+                        }
+                    }
+                    SendFileState::FileEnded => {
+                        let path = String::new();
+                        return self.fail(TransferOutcome::Storage(backend::Error::with_detail(
+                            backend::ErrorKind::Transient,
+                            path,
+                            "The file changed while being read (it ended early)",
+                        )));
+                    }
+                    SendFileState::SocketFailed(e) => {
+                        log::debug!("sendfile: {e}");
+                        return self.fail(TransferOutcome::ClosedByPeer { bytes: self.bytes });
+                    }
+                }
+            }
+            (PumpDone::RecvFile { stream: s, sock: d, buf: b, received, state }, Body::RecvFile { sock, buf, .. }) => {
+                *sock = Some(d);
+                *buf = Some(b);
+                if received > 0 {
+                    self.record_progress(usize::try_from(received).unwrap_or(usize::MAX), now);
+                }
+                let Body::RecvFile { stream, ended, sock, .. } = &mut self.body else { return };
+                match state {
+                    RecvFileState::Committed(result) => {
+                        *ended = true;
+                        match result {
+                            Ok(_) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
+                            Err(e) => self.finish(TransferOutcome::Storage(e)),
+                        }
+                        return;
+                    }
+                    RecvFileState::Waiting => {
+                        *stream = s;
+                        // Bytes may have arrived (and signalled) while the worker waited.
+                        if !sock.as_ref().is_some_and(|fd| crate::sys::wait_readable(fd.as_fd(), 0)) {
+                            return;
+                        }
+                    }
+                    RecvFileState::Cancelled => {
+                        if let Some(stream) = s {
+                            self.tasks.push(PumpTask::Abort { stream });
+                        }
+                        return;
+                    }
+                    RecvFileState::Storage(e) => {
+                        *stream = s;
+                        return self.fail(TransferOutcome::Storage(e));
+                    }
+                    RecvFileState::SocketFailed => {
+                        *stream = s;
+                        return self.fail(TransferOutcome::ConnectionLost("data connection reset by the client"));
+                    }
+                }
+            }
             (PumpDone::Commit { result }, Body::Upload { .. }) => {
                 match result {
                     Ok(_) => self.finish(TransferOutcome::Complete { bytes: self.bytes }),
@@ -354,9 +656,36 @@ impl Pump {
             return self.drive_close();
         }
         match self.body {
+            Body::RecvFile { .. } => self.drive_recvfile(),
+            Body::SendFile { .. } => self.drive_sendfile(),
             Body::Send { .. } => self.drive_send(now),
             Body::Download { .. } => self.drive_download(now),
             Body::Upload { .. } => self.drive_upload(now),
+        }
+    }
+
+    /// Hands the next receive task to a worker when the socket is attached and none runs.
+    fn drive_recvfile(&mut self) {
+        let Body::RecvFile { stream, sock, buf, cancelled, ended } = &mut self.body else { return };
+        if self.socket.is_none() || *ended {
+            return;
+        }
+        if let (Some(stream), Some(sock), Some(buf)) = (stream.take(), sock.take(), buf.take()) {
+            self.tasks.push(PumpTask::RecvFile { stream, sock, buf, cancelled: cancelled.clone() });
+        }
+    }
+
+    /// Hands the next sendfile task to a worker, or closes once everything is sent.
+    fn drive_sendfile(&mut self) {
+        let Body::SendFile { stream, sock, offset, end } = &mut self.body else { return };
+        if self.socket.is_none() || stream.is_none() {
+            return;
+        }
+        if *offset >= *end {
+            return self.begin_close();
+        }
+        if let (Some(stream), Some(sock)) = (stream.take(), sock.take()) {
+            self.tasks.push(PumpTask::SendFile { stream, sock, offset: *offset, end: *end });
         }
     }
 
@@ -494,6 +823,14 @@ impl Pump {
     }
 }
 
+impl Drop for Pump {
+    /// A transfer torn down while a worker holds its socket stops that worker (an upload is
+    /// then not committed; the reactor aborts it when the worker's result comes back).
+    fn drop(&mut self) {
+        self.stop_worker();
+    }
+}
+
 /// Why a send stopped for good.
 enum SendError {
     /// The socket accepted nothing (`write` returned 0).
@@ -564,9 +901,14 @@ mod tests {
     /// Bytes a download reads from its file before any client connects.
     fn read_before_the_client(read_ahead: usize) -> u64 {
         let read = Arc::new(AtomicU64::new(0));
-        let body = TransferBody::Download { stream: Box::new(Counting(read.clone())), ascii: false, read_ahead };
+        let body = TransferBody::Download {
+            stream: Box::new(Counting(read.clone())),
+            ascii: false,
+            read_ahead,
+            size: u64::MAX,
+        };
         let now = Instant::now();
-        let mut pump = Pump::new(1, body, now);
+        let mut pump = Pump::new(1, body, now, true);
         loop {
             let tasks = pump.take_tasks();
             if tasks.is_empty() {

@@ -58,7 +58,8 @@ pub fn parse_request(buf: &[u8]) -> Result<Option<RcRequest>, BadRequest> {
     if header("transfer-encoding").is_some() {
         return Err(BadRequest::Malformed("chunked bodies are not accepted; send Content-Length"));
     }
-    if head_len + length > MAX_REQUEST {
+    // Compared before adding: a Content-Length near usize::MAX must not wrap (fuzz found it).
+    if length > MAX_REQUEST || head_len + length > MAX_REQUEST {
         return Err(BadRequest::TooLarge);
     }
     if buf.len() < head_len + length {
@@ -253,5 +254,7 @@ mod tests {
         ));
         let huge = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", MAX_REQUEST + 1);
         assert_eq!(parse_request(huge.as_bytes()), Err(BadRequest::TooLarge));
+        let wraps = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", usize::MAX);
+        assert_eq!(parse_request(wraps.as_bytes()), Err(BadRequest::TooLarge), "no overflow");
     }
 }

@@ -410,7 +410,8 @@ impl Connection {
     fn start_transfer(&mut self, plan: TransferPlan, ctx: &mut Ctx, now: Instant) {
         let id = ctx.next_pump_id;
         ctx.next_pump_id += 1;
-        let mut pump = Pump::new(id, plan.body, now);
+        // Zero-copy (sendfile) needs the bytes to go to the socket as they are: no TLS.
+        let mut pump = Pump::new(id, plan.body, now, !plan.protected);
         self.transfer_protected = plan.protected;
         if plan.protected && ctx.tls.is_none() {
             pump.fail(TransferOutcome::TlsRefused("TLS is not configured"));
@@ -594,7 +595,14 @@ impl Connection {
 /// A worker result for a transfer that no longer exists: an upload stream is aborted (its
 /// partial file removed); a read stream is simply closed.
 pub fn dispose(done: PumpDone, conn: ConnId, ctx: &Ctx) {
-    if let PumpDone::Write { stream, .. } = done {
+    // A sendfile task's stream and socket duplicate are simply closed (dropped) here; an
+    // upload that was not committed is aborted.
+    let stream = match done {
+        PumpDone::Write { stream, .. } => Some(stream),
+        PumpDone::RecvFile { stream, .. } => stream,
+        _ => None,
+    };
+    if let Some(stream) = stream {
         ctx.workers.submit(Task::Pump { conn, pump: u64::MAX, task: crate::data::pump::PumpTask::Abort { stream } });
     }
 }

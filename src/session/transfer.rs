@@ -57,7 +57,12 @@ impl Session {
                 self.begin_transfer(
                     TransferKind::Retr,
                     format!("Opening {mode} mode data connection for {path} ({} bytes)", entry.size),
-                    TransferBody::Download { stream, ascii, read_ahead: self.read_ahead_for(entry.size) },
+                    TransferBody::Download {
+                        stream,
+                        ascii,
+                        read_ahead: self.read_ahead_for(entry.size),
+                        size: entry.size,
+                    },
                 );
             }
             Ok(_) => self.reply(ReplyCode::LocalError, "Unexpected result"),

@@ -55,6 +55,19 @@ impl NetStream {
         self.tls.is_some()
     }
 
+    /// The socket's descriptor when the stream is plain TCP (for sendfile); `None` under TLS,
+    /// where every byte must pass through rustls.
+    pub fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.tls.is_none().then(|| self.tcp.as_fd())
+    }
+
+    /// Shuts the socket down in both directions now (stops a sendfile running on a worker
+    /// through a duplicate of the descriptor).
+    pub fn shutdown_now(&self) {
+        let _ = self.tcp.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Reads plaintext. `Ok(0)` is end of stream; `WouldBlock` means wait for readiness.
     ///
     /// # Errors

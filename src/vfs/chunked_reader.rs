@@ -117,8 +117,8 @@ impl ReadStream for ChunkedReader {
         Ok(n)
     }
 
-    fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        self.current.as_ref().and_then(|(s, _)| s.raw_fd())
+    fn sendfile_source(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u64)> {
+        self.current.as_ref().and_then(|(s, _)| s.sendfile_source())
     }
 }
 

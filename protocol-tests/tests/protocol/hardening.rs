@@ -146,6 +146,25 @@ fn a_client_that_never_reads_its_data_connection_times_out() {
 }
 
 #[test]
+fn a_client_that_stalls_mid_upload_times_out_and_leaves_no_file() {
+    let s = Server::start(&["--data-timeout", "1s"]);
+    let mut c = Client::login_anonymous(s.addr);
+    let (mut data, r) = c.open_data("STOR stalled.bin");
+    assert_eq!(r.code, 150);
+    data.write_all(&pattern(1 << 20, 51)).unwrap();
+    // Then nothing: the connection stays open and silent.
+    let t = Instant::now();
+    assert_eq!(c.reply().code, 426, "a stalled upload ends the transfer");
+    assert!(t.elapsed() < Duration::from_secs(10));
+    drop(data);
+    wait_until(Duration::from_secs(10), "the partial upload is removed", || {
+        std::fs::read_dir(s.path()).unwrap().count() == 0
+    });
+    assert_eq!(c.cmd("NOOP").code, 200);
+    still_serves(&s);
+}
+
+#[test]
 fn thousands_of_pasv_without_connecting_hold_one_port() {
     let s = Server::start(&[]);
     let mut c = Client::login_anonymous(s.addr);
