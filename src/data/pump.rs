@@ -186,6 +186,9 @@ pub enum SendFileState {
 pub const SENDFILE_TASK_BYTES: u64 = 64 << 20;
 /// How long a sendfile task waits for a full socket to drain before giving its worker back.
 pub const SENDFILE_WAIT_MS: i32 = 20;
+/// The longest a sendfile or receive task keeps its worker, however the peer trickles: a
+/// client sending a byte every few milliseconds must not hold a worker for ever.
+pub const WORKER_TASK_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Runs a pump task. Blocking; worker threads only.
 pub fn run_task(task: PumpTask) -> Option<PumpDone> {
@@ -225,8 +228,9 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
         }
         PumpTask::RecvFile { mut stream, mut sock, mut buf, cancelled } => {
             let mut received = 0u64;
+            let started = Instant::now();
             let state = loop {
-                if received >= SENDFILE_TASK_BYTES {
+                if received >= SENDFILE_TASK_BYTES || started.elapsed() >= WORKER_TASK_TIME {
                     break RecvFileState::Waiting;
                 }
                 match io::Read::read(&mut sock, &mut buf) {
@@ -263,11 +267,12 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
         }
         PumpTask::SendFile { stream, sock, mut offset, end } => {
             let mut sent = 0u64;
+            let started = Instant::now();
             let state = loop {
                 if offset >= end {
                     break SendFileState::Done;
                 }
-                if sent >= SENDFILE_TASK_BYTES {
+                if sent >= SENDFILE_TASK_BYTES || started.elapsed() >= WORKER_TASK_TIME {
                     break SendFileState::More;
                 }
                 let Some((file, _)) = stream.sendfile_source() else { break SendFileState::FileEnded };

@@ -165,6 +165,42 @@ fn a_client_that_stalls_mid_upload_times_out_and_leaves_no_file() {
 }
 
 #[test]
+fn trickling_uploads_do_not_hold_the_workers() {
+    // More trickling uploads than there are workers: each sends a byte every 5 ms, so a worker
+    // receiving one would never see it pause. Another session must still be served promptly.
+    let s = Server::start(&[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tricklers: Vec<_> = (0..12)
+        .map(|i| {
+            let (addr, stop) = (s.addr, stop.clone());
+            std::thread::spawn(move || {
+                let mut c = Client::login_anonymous(addr);
+                let (mut data, r) = c.open_data(&format!("STOR trickle-{i}"));
+                assert_eq!(r.code, 150);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if data.write_all(b"x").is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                drop(data);
+                c.reply().code
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let mut c = Client::login_anonymous(s.addr);
+    std::fs::write(s.path().join("f"), b"served").unwrap();
+    assert_eq!(c.retr("f"), b"served");
+    assert!(t.elapsed() < Duration::from_secs(5), "a session waited {:?} behind trickling uploads", t.elapsed());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tricklers {
+        assert_eq!(t.join().unwrap(), 226, "each trickled upload completes");
+    }
+}
+
+#[test]
 fn thousands_of_pasv_without_connecting_hold_one_port() {
     let s = Server::start(&[]);
     let mut c = Client::login_anonymous(s.addr);
