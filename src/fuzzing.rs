@@ -186,6 +186,46 @@ pub fn rc_request(data: &[u8]) {
     }
 }
 
+/// `cache_ranges`: the cache's byte-range set agrees with a plain bitmap model. Each 3-byte
+/// step is an operation (insert, truncate, or a query checked against the bitmap) on a 256-byte
+/// file; after each, the set's ranges must be sorted, disjoint, non-touching and non-empty.
+pub fn cache_ranges(data: &[u8]) {
+    use crate::vfs::cache::ranges::RangeSet;
+    let mut set = RangeSet::new();
+    let mut model = [false; 256];
+    for step in data.chunks_exact(3) {
+        let (op, a, b) = (step[0] % 4, u64::from(step[1]), u64::from(step[2]));
+        let (lo, hi) = (a.min(b), a.max(b));
+        match op {
+            0 => {
+                set.insert(lo, hi);
+                for bit in &mut model[lo as usize..hi as usize] {
+                    *bit = true;
+                }
+            }
+            1 => {
+                set.truncate(a);
+                for bit in &mut model[a as usize..] {
+                    *bit = false;
+                }
+            }
+            2 => {
+                let all = model[lo as usize..hi as usize].iter().all(|b| *b);
+                assert_eq!(set.contains(lo, hi), all, "contains({lo}, {hi}) of {set:?}");
+            }
+            _ => {
+                let first = (lo..hi).find(|&i| !model[i as usize]);
+                let expected = first.map(|s| (s, (s..hi).find(|&i| model[i as usize]).unwrap_or(hi)));
+                assert_eq!(set.first_missing(lo, hi), expected, "first_missing({lo}, {hi}) of {set:?}");
+            }
+        }
+        let pairs = set.pairs();
+        assert!(pairs.iter().all(|&(s, e)| s < e), "{pairs:?}");
+        assert!(pairs.windows(2).all(|w| w[0].1 < w[1].0), "sorted, disjoint, not touching: {pairs:?}");
+        assert_eq!(set.total(), model.iter().filter(|b| **b).count() as u64, "{pairs:?}");
+    }
+}
+
 /// `session`: the input is a control stream for one session on an empty memory backend. No
 /// panic, and every command taken gets exactly one final reply (a second one only when it is
 /// the 421 that closes the session). Jobs run inline; transfers end at once with an outcome
@@ -360,6 +400,11 @@ mod tests {
     #[test]
     fn rc_request_seeds_replay() {
         replay("rc_request", super::rc_request);
+    }
+
+    #[test]
+    fn cache_ranges_seeds_replay() {
+        replay("cache_ranges", super::cache_ranges);
     }
 
     #[test]

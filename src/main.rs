@@ -69,15 +69,19 @@ fn main() -> ExitCode {
             Err(e) => return fail(&CliError::Fatal(format!("TLS: {e}"))),
         },
     };
-    let backend = if config.auth_proxy.is_some() {
+    let vfs = if config.auth_proxy.is_some() {
         None
     } else {
-        match config.served.open() {
-            Ok(b) => Some(b),
+        let opened = config
+            .served
+            .open()
+            .and_then(|backend| ftpvfs::vfs::Vfs::with_cache(backend, config.vfs, config.cache.clone()));
+        match opened {
+            Ok(v) => Some(v),
             Err(e) => return fail(&CliError::Fatal(e)),
         }
     };
-    let server = match Server::bind(&config, backend, limits, tls) {
+    let server = match Server::bind(&config, vfs, limits, tls) {
         Ok(s) => s,
         Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
     };

@@ -89,6 +89,25 @@ pub fn writable_now(fd: BorrowedFd<'_>) -> bool {
     wait_writable(fd, 0)
 }
 
+/// Takes an exclusive advisory lock on `file` without waiting (`flock`); false if another
+/// process holds it. The lock lasts as long as the file stays open.
+///
+/// # Errors
+/// flock failed for another reason.
+pub fn try_lock_exclusive(file: &std::fs::File) -> io::Result<bool> {
+    // SAFETY: the descriptor is valid for the call (borrowed from an open File).
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    if e.kind() == io::ErrorKind::WouldBlock {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
 /// Waits up to `millis` for a socket to have bytes (or an end, or an error) to read.
 pub fn wait_readable(fd: BorrowedFd<'_>, millis: i32) -> bool {
     let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };

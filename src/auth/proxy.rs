@@ -48,6 +48,8 @@ pub struct AuthProxy {
     /// VFSes by their backend config, so identical configs share one.
     by_config: Mutex<HashMap<String, Weak<Vfs>>>,
     runs: std::sync::atomic::AtomicU64,
+    /// The disk cache flags; each login's VFS gets its own cache, named after its config.
+    disk_cache: Option<crate::vfs::cache::CacheOptions>,
 }
 
 impl std::fmt::Debug for AuthProxy {
@@ -90,7 +92,14 @@ impl AuthProxy {
             user_locks: Mutex::default(),
             by_config: Mutex::default(),
             runs: Default::default(),
+            disk_cache: None,
         })
+    }
+
+    /// Gives each login's VFS a disk cache with these flags.
+    pub fn with_cache(mut self, cache: Option<crate::vfs::cache::CacheOptions>) -> AuthProxy {
+        self.disk_cache = cache;
+        self
     }
 
     /// How many times the program has run (for tests and stats).
@@ -238,7 +247,14 @@ impl AuthProxy {
         let backend = resolved
             .open(self.vfs_options.read_only)
             .map_err(|e| ProxyError(format!("proxy: failed to create backend: {e}")))?;
-        let vfs = Vfs::new(backend, self.vfs_options);
+        let cache = self.disk_cache.clone().map(|mut c| {
+            let digest = sha256(fingerprint.as_bytes());
+            c.name = format!("proxy-{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+            c.root = String::new();
+            c
+        });
+        let vfs = Vfs::with_cache(backend, self.vfs_options, cache)
+            .map_err(|e| ProxyError(format!("proxy: failed to create the cache: {e}")))?;
         by_config.insert(fingerprint.to_string(), Arc::downgrade(&vfs));
         Ok(vfs)
     }

@@ -19,16 +19,44 @@ enum Node {
 
 type Tree = BTreeMap<String, Node>;
 
+/// Faults to inject, for tests of retries and partial reads (`:memory,fail_uploads=3:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryFaults {
+    /// `fail_uploads`: the next N uploads (commits) fail with a transient error.
+    pub fail_uploads: u32,
+    /// `slow_reads`: each read of a file waits this long first.
+    pub read_delay: std::time::Duration,
+}
+
+/// The counters and fault budget a tree shares with its streams.
+#[derive(Debug, Default)]
+struct Shared {
+    fail_uploads: std::sync::atomic::AtomicU32,
+    read_delay: std::time::Duration,
+    bytes_read: std::sync::atomic::AtomicU64,
+}
+
 /// A file system held in memory; the root always exists.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     tree: Arc<Mutex<Tree>>,
+    shared: Arc<Shared>,
 }
 
 impl MemoryBackend {
     /// An empty tree.
     pub fn new() -> MemoryBackend {
         MemoryBackend::default()
+    }
+
+    /// An empty tree with faults to inject.
+    pub fn with_faults(faults: MemoryFaults) -> MemoryBackend {
+        let shared = Shared {
+            fail_uploads: std::sync::atomic::AtomicU32::new(faults.fail_uploads),
+            read_delay: faults.read_delay,
+            bytes_read: Default::default(),
+        };
+        MemoryBackend { tree: Arc::default(), shared: Arc::new(shared) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Tree> {
@@ -67,6 +95,10 @@ fn children<'a>(tree: &'a Tree, dir: &VfsPath) -> impl Iterator<Item = (&'a Stri
 }
 
 impl Backend for MemoryBackend {
+    fn bytes_read(&self) -> Option<u64> {
+        Some(self.shared.bytes_read.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     fn features(&self) -> Features {
         Features { write_in_place: true }
     }
@@ -102,7 +134,7 @@ impl Backend for MemoryBackend {
                     Some(l) => start.saturating_add(usize::try_from(l).unwrap_or(usize::MAX)).min(data.len()),
                     None => data.len(),
                 };
-                Ok(Box::new(MemRead { data: data.clone(), pos: start, end }))
+                Ok(Box::new(MemRead { data: data.clone(), pos: start, end, shared: self.shared.clone() }))
             }
             Some(Node::Dir { .. }) => Err(Error::new(ErrorKind::IsDirectory, path.as_str())),
             None if path.is_root() => Err(Error::new(ErrorKind::IsDirectory, path.as_str())),
@@ -141,7 +173,14 @@ impl Backend for MemoryBackend {
                 (b, at)
             }
         };
-        Ok(Box::new(MemWrite { tree: self.tree.clone(), path: path.clone(), buf, pos, written: 0 }))
+        Ok(Box::new(MemWrite {
+            tree: self.tree.clone(),
+            path: path.clone(),
+            buf,
+            pos,
+            written: 0,
+            shared: self.shared.clone(),
+        }))
     }
 
     fn mkdir(&self, path: &VfsPath) -> Result<()> {
@@ -231,13 +270,18 @@ struct MemRead {
     data: Arc<Vec<u8>>,
     pos: usize,
     end: usize,
+    shared: Arc<Shared>,
 }
 
 impl ReadStream for MemRead {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if !self.shared.read_delay.is_zero() {
+            std::thread::sleep(self.shared.read_delay);
+        }
         let n = buf.len().min(self.end - self.pos);
         buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
         self.pos += n;
+        self.shared.bytes_read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -248,6 +292,7 @@ struct MemWrite {
     buf: Vec<u8>,
     pos: usize,
     written: u64,
+    shared: Arc<Shared>,
 }
 
 impl WriteStream for MemWrite {
@@ -263,6 +308,18 @@ impl WriteStream for MemWrite {
     }
 
     fn commit(self: Box<Self>) -> Result<u64> {
+        let injected = self.shared.fail_uploads.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |n| n.checked_sub(1),
+        );
+        if injected.is_ok() {
+            return Err(Error::with_detail(
+                ErrorKind::Transient,
+                self.path.as_str(),
+                "Injected failure (fail_uploads)",
+            ));
+        }
         let mut tree = self.tree.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         parent_is_dir(&tree, &self.path)?;
         if let Some(Node::Dir { .. }) = tree.get(self.path.as_str()) {

@@ -184,6 +184,12 @@ pub trait Backend: Send + Sync {
         Ok(Usage::default())
     }
 
+    /// Bytes read from the backend's files so far, where it counts them (memory does, for
+    /// tests of partial reads; rc `vfs/stats` shows it).
+    fn bytes_read(&self) -> Option<u64> {
+        None
+    }
+
     /// Free bytes for uploads under `path`, when the backend knows (AVBL).
     ///
     /// # Errors

@@ -43,6 +43,9 @@ pub struct Config {
     pub auth_proxy: Option<(String, Duration)>,
     /// `--rc` and its address and credentials.
     pub rc: Option<crate::rc::RcOptions>,
+    /// The disk cache's flags (`None` in mode off); the remote's name and root in the cache
+    /// layout are filled in from what is served.
+    pub cache: Option<crate::vfs::cache::CacheOptions>,
 }
 
 impl Config {
@@ -96,6 +99,10 @@ impl Config {
                 _ => 16 << 20,
             },
             used_is_size: flag_bool(raw, "vfs-used-is-size"),
+            cache_mode: match raw.values.get("vfs-cache-mode") {
+                Some(Value::Text(m)) => crate::vfs::cache::CacheMode::parse(m).unwrap_or_default(),
+                _ => crate::vfs::cache::CacheMode::Off,
+            },
         };
         let auth_proxy = flag_text(raw, "auth-proxy").filter(|p| !p.trim().is_empty()).map(|p| {
             let timeout = match raw.values.get("auth-proxy-timeout") {
@@ -114,6 +121,7 @@ impl Config {
         } else {
             resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?
         };
+        let cache = cache_options(raw, vfs.cache_mode, &served);
         Ok(Config {
             addr: parse_addr(&flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
             served,
@@ -133,6 +141,7 @@ impl Config {
             vfs,
             auth_proxy,
             rc: rc_options(raw)?,
+            cache,
             log_level: log_level(raw),
             tls: tls_config(raw)?,
         })
@@ -169,14 +178,6 @@ fn refuse_later_flags(raw: &RawArgs) -> Result<(), CliError> {
             return Err(CliError::Usage(format!("--{} is not supported yet: {why}", def.name)));
         }
     }
-    if let Some(Value::Text(mode)) = raw.values.get("vfs-cache-mode") {
-        if mode != "off" {
-            return Err(CliError::Usage(format!(
-                "--vfs-cache-mode {mode} is not supported yet: only off works in this release; \
-                 the VFS disk cache comes in a later release"
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -186,7 +187,7 @@ pub enum Served {
     /// A local directory.
     Local(PathBuf),
     /// An in-memory tree (`:memory:` or a `type = memory` remote); the text is REMOTE:PATH.
-    Memory(String),
+    Memory(String, crate::backend::memory::MemoryFaults),
     /// A directory of an FTP server.
     Ftp(crate::backend::ftp::FtpOptions),
     /// Whatever `--auth-proxy`'s program says, per login.
@@ -198,7 +199,7 @@ impl Served {
     pub fn describe(&self) -> String {
         match self {
             Served::Local(p) => p.display().to_string(),
-            Served::Memory(spec) => format!("{spec} (in memory)"),
+            Served::Memory(spec, _) => format!("{spec} (in memory)"),
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
         }
@@ -212,7 +213,7 @@ impl Served {
     pub fn open(&self) -> Result<Box<dyn crate::backend::Backend>, String> {
         Ok(match self {
             Served::Local(root) => Box::new(crate::backend::local::LocalBackend::new(root.clone())),
-            Served::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
+            Served::Memory(_, faults) => Box::new(crate::backend::memory::MemoryBackend::with_faults(*faults)),
             Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
@@ -237,11 +238,57 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
         RemoteError::Config(m) => CliError::Fatal(m),
     })?;
     let path = match resolved {
-        Resolved::Memory(_) => return Ok(Served::Memory(remote.to_string())),
+        Resolved::Memory(_, faults) => return Ok(Served::Memory(remote.to_string(), faults)),
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         Resolved::Local(path) => path,
     };
     crate::remote::prepare_local(&path, read_only).map(Served::Local).map_err(CliError::Fatal)
+}
+
+/// The cache flags, and where this remote's cache lives (rclone's layout: the remote's name,
+/// then its root).
+fn cache_options(
+    raw: &RawArgs,
+    mode: crate::vfs::cache::CacheMode,
+    served: &Served,
+) -> Option<crate::vfs::cache::CacheOptions> {
+    use crate::vfs::cache::{CacheMode, CacheOptions};
+    if mode == CacheMode::Off {
+        return None;
+    }
+    let duration = |name: &str, default: Duration| match raw.values.get(name) {
+        Some(Value::Duration(d)) => *d,
+        _ => default,
+    };
+    let (name, root) = match served {
+        Served::Local(p) => ("local".to_string(), p.display().to_string()),
+        Served::Memory(..) => ("memory".to_string(), String::new()),
+        Served::Ftp(o) => (format!("ftp-{}@{}-{}", o.user, o.host, o.port), o.root.clone()),
+        Served::AuthProxy(_) => ("proxy".to_string(), String::new()),
+    };
+    Some(CacheOptions {
+        mode,
+        dir: flag_text(raw, "cache-dir")
+            .filter(|d| !d.is_empty())
+            .map_or_else(CacheOptions::default_dir, PathBuf::from),
+        name,
+        root: root.trim_start_matches('/').to_string(),
+        max_age: duration("vfs-cache-max-age", Duration::from_secs(3600)),
+        max_size: match raw.values.get("vfs-cache-max-size") {
+            Some(Value::Size(s)) => *s,
+            _ => None,
+        },
+        poll_interval: duration("vfs-cache-poll-interval", Duration::from_secs(60)),
+        write_back: duration("vfs-write-back", Duration::from_secs(5)),
+        transfers: match raw.values.get("transfers") {
+            Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(4).max(1),
+            _ => 4,
+        },
+        read_ahead: match raw.values.get("vfs-read-ahead") {
+            Some(Value::Size(s)) => s.unwrap_or(0),
+            _ => 0,
+        },
+    })
 }
 
 /// `--rc`, `--rc-addr`, `--rc-user`, `--rc-pass`, `--rc-no-auth`: no auth must be asked for.
@@ -430,22 +477,26 @@ mod tests {
             matches!(resolve_remote("nosuch:x", Some("notfound"), true), Err(CliError::Fatal(m)) if m.starts_with("didn't find section"))
         );
         assert!(matches!(resolve_remote("-bad:x", None, true), Err(CliError::Usage(_))));
-        assert_eq!(resolve_remote(":memory:x", None, true).unwrap(), Served::Memory(":memory:x".into()));
+        assert_eq!(
+            resolve_remote(":memory:x", None, true).unwrap(),
+            Served::Memory(":memory:x".into(), Default::default())
+        );
         let dir = tempfile::tempdir().unwrap();
         let spec = format!(":local:{}", dir.path().display());
         assert_eq!(resolve_remote(&spec, None, true).unwrap(), Served::Local(dir.path().canonicalize().unwrap()));
     }
 
     #[test]
-    fn later_flags_are_refused_naming_the_flag() {
-        let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
-        raw.values.insert("transfers", Value::Int(8));
-        match Config::from_args(&raw) {
-            Err(CliError::Usage(m)) => assert!(m.contains("--transfers") && m.contains("not supported yet"), "{m}"),
-            other => panic!("unexpected {other:?}"),
-        }
+    fn cache_flags_build_the_cache_options() {
         let mut raw = RawArgs { remote: Some(".".into()), ..Default::default() };
         raw.values.insert("vfs-cache-mode", Value::Text("full".into()));
-        assert!(matches!(Config::from_args(&raw), Err(CliError::Usage(m)) if m.contains("--vfs-cache-mode full")));
+        raw.values.insert("cache-dir", Value::Text("/tmp/c".into()));
+        raw.values.insert("transfers", Value::Int(2));
+        raw.values.insert("vfs-write-back", Value::Duration(Duration::from_secs(1)));
+        let c = Config::from_args(&raw).unwrap().cache.unwrap();
+        assert_eq!((c.mode, c.dir, c.transfers), (crate::vfs::cache::CacheMode::Full, PathBuf::from("/tmp/c"), 2));
+        assert_eq!((c.name.as_str(), c.write_back), ("local", Duration::from_secs(1)));
+        let raw = RawArgs { remote: Some(".".into()), ..Default::default() };
+        assert!(Config::from_args(&raw).unwrap().cache.is_none(), "mode off has no cache");
     }
 }

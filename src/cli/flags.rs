@@ -65,10 +65,8 @@ const fn flag(
     FlagDef { name, short: None, kind, default, help, support }
 }
 
-use Support::{Later, Now, Partly};
+use Support::Now;
 use ValueKind::*;
-
-const CACHE: &str = "the VFS disk cache (--vfs-cache-mode minimal|writes|full) comes in a later release";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
@@ -90,7 +88,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     ),
     flag("ban-time", Duration, "1m0s", "[ftpvfs] How long a banned IP is refused (421)", Now),
     flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Now),
-    flag("cache-dir", Text, "", "Directory rclone will use for caching", Later(CACHE)),
+    flag("cache-dir", Text, "", "Directory rclone will use for caching", Now),
     flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
     flag("config", Text, "", "Config file (default: rclone's search order; 'notfound' for none)", Now),
     flag(
@@ -158,16 +156,16 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         "[ftpvfs] Refuse a TLS data connection that does not resume the control session",
         Now,
     ),
-    flag("transfers", Int, "4", "Number of file transfers to run in parallel", Later(CACHE)),
+    flag("transfers", Int, "4", "Number of file transfers to run in parallel", Now),
     flag("uid", Int, "", "Override the uid field set by the filesystem (default: the current uid)", Now),
     flag("umask", Mode, "", "Override the permission bits set by the filesystem (default: the process umask)", Now),
     flag("user", Text, "anonymous", "User name for authentication", Now),
-    flag("vfs-cache-max-age", Duration, "1h0m0s", "Max time since last access of objects in the cache", Later(CACHE)),
-    flag("vfs-cache-max-size", Size, "off", "Max total size of objects in the cache", Later(CACHE)),
-    flag("vfs-cache-mode", CacheMode, "off", "Cache mode off|minimal|writes|full", Partly),
-    flag("vfs-cache-poll-interval", Duration, "1m0s", "Interval to poll the cache for stale objects", Later(CACHE)),
+    flag("vfs-cache-max-age", Duration, "1h0m0s", "Max time since last access of objects in the cache", Now),
+    flag("vfs-cache-max-size", Size, "off", "Max total size of objects in the cache", Now),
+    flag("vfs-cache-mode", CacheMode, "off", "Cache mode off|minimal|writes|full", Now),
+    flag("vfs-cache-poll-interval", Duration, "1m0s", "Interval to poll the cache for stale objects", Now),
     flag("vfs-case-insensitive", Bool, "", "If a file name not found, find a case insensitive match", Now),
-    flag("vfs-read-ahead", Size, "0", "Extra read ahead over --buffer-size when using cache-mode full", Later(CACHE)),
+    flag("vfs-read-ahead", Size, "0", "Extra read ahead over --buffer-size when using cache-mode full", Now),
     flag("vfs-read-chunk-size", Size, "128Mi", "Read the source objects in chunks", Now),
     flag("vfs-read-chunk-size-limit", Size, "off", "Max chunk doubling size ('off' is unlimited)", Now),
     flag(
@@ -184,7 +182,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         "Use the rclone size algorithm for Used size (shown by STAT)",
         Now,
     ),
-    flag("vfs-write-back", Duration, "5s", "Time to writeback files after last use when using cache", Later(CACHE)),
+    flag("vfs-write-back", Duration, "5s", "Time to writeback files after last use when using cache", Now),
     flag(
         "vfs-write-wait",
         Duration,

@@ -170,17 +170,46 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
         }
         "vfs/stats" => {
             let all = vfses(ctx.shared);
-            let (dirs, files) = all.iter().map(|v| v.cache_size()).fold((0, 0), |(d, f), (d2, f2)| (d + d2, f + f2));
+            let (dirs, entries) = all.iter().map(|v| v.cache_size()).fold((0, 0), |(d, f), (d2, f2)| (d + d2, f + f2));
             let o = &ctx.shared.vfs_options;
+            let (mut files, mut bytes, mut queued, mut uploading) = (0usize, 0u64, 0usize, 0usize);
+            let mut backend_read = None::<u64>;
+            for v in &all {
+                if let Some(c) = v.cache() {
+                    let (f, b) = c.size();
+                    files += f;
+                    bytes += b;
+                    for (_, _, up) in c.queue_snapshot() {
+                        if up {
+                            uploading += 1;
+                        } else {
+                            queued += 1;
+                        }
+                    }
+                }
+                if let Some(n) = v.backend_bytes_read() {
+                    backend_read = Some(backend_read.unwrap_or(0) + n);
+                }
+            }
+            let disk_cache = all.iter().find_map(|v| v.cache()).map(|c| {
+                let opts = c.options();
+                json!({
+                    "path": opts.dir.display().to_string(),
+                    "files": files,
+                    "bytesUsed": bytes,
+                    "uploadsQueued": queued,
+                    "uploadsInProgress": uploading,
+                })
+            });
             RcOutcome::Reply(
                 200,
                 json!({
                     "fs": if ctx.shared.proxy.is_some() { "auth proxy" } else { "served remote" },
                     "vfses": all.len(),
                     "inUse": ctx.sessions,
-                    "metadataCache": { "dirs": dirs, "files": files },
+                    "metadataCache": { "dirs": dirs, "files": entries },
                     "opt": {
-                        "CacheMode": "off",
+                        "CacheMode": format!("{:?}", o.cache_mode).to_lowercase(),
                         "DirCacheTime": o.dir_cache_time.as_secs_f64(),
                         "ReadOnly": o.read_only,
                         "NoSeek": o.no_seek,
@@ -189,11 +218,21 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
                         "BufferSize": o.buffer_size,
                         "UsedIsSize": o.used_is_size,
                     },
+                    "diskCache": disk_cache,
+                    "backendBytesRead": backend_read,
                 }),
             )
         }
-        // Cache mode off uploads as it goes: there is never a queue.
-        "vfs/queue" => RcOutcome::Reply(200, json!({ "queue": [] })),
+        // Cache mode off uploads as it goes: its queue is always empty.
+        "vfs/queue" => {
+            let queue: Vec<Value> = vfses(ctx.shared)
+                .iter()
+                .filter_map(|v| v.cache().map(|c| c.queue_snapshot()))
+                .flatten()
+                .map(|(name, expiry, uploading)| json!({ "name": name, "expiry": expiry, "uploading": uploading }))
+                .collect();
+            RcOutcome::Reply(200, json!({ "queue": queue }))
+        }
         _ => fail(command, params, 404, &format!("couldn't find method {command:?}")),
     }
 }

@@ -182,8 +182,9 @@ fn option_value(s: &str) -> Option<(String, usize)> {
 pub enum Resolved {
     /// A local directory.
     Local(PathBuf),
-    /// A fresh in-memory tree (the path is the directory served inside it).
-    Memory(String),
+    /// A fresh in-memory tree (the path is the directory served inside it), with faults to
+    /// inject (test options `fail_uploads`, `slow_reads`).
+    Memory(String, crate::backend::memory::MemoryFaults),
     /// A directory of an FTP server.
     Ftp(crate::backend::ftp::FtpOptions),
 }
@@ -249,7 +250,18 @@ pub fn resolve_backend(
     let path = &path.to_string();
     match backend {
         "local" => Ok(Resolved::Local(PathBuf::from(if path.is_empty() { "." } else { path }))),
-        "memory" => Ok(Resolved::Memory(path.clone())),
+        "memory" => {
+            let mut faults = crate::backend::memory::MemoryFaults::default();
+            if let Some(n) = opts.get("fail_uploads") {
+                faults.fail_uploads =
+                    n.parse().map_err(|_| RemoteError::Config(format!("memory option fail_uploads: {n:?}")))?;
+            }
+            if let Some(d) = opts.get("slow_reads") {
+                faults.read_delay = crate::cli::units::parse_duration(d)
+                    .map_err(|e| RemoteError::Config(format!("memory option slow_reads: {e}")))?;
+            }
+            Ok(Resolved::Memory(path.clone(), faults))
+        }
         "ftp" => {
             // RCLONE_FTP_<KEY> fills in what neither the remote nor its environment set.
             for key in FTP_KEYS {
@@ -279,7 +291,7 @@ impl Resolved {
             Resolved::Local(path) => {
                 Box::new(crate::backend::local::LocalBackend::new(prepare_local(path, read_only)?))
             }
-            Resolved::Memory(_) => Box::new(crate::backend::memory::MemoryBackend::new()),
+            Resolved::Memory(_, faults) => Box::new(crate::backend::memory::MemoryBackend::with_faults(*faults)),
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
         })
     }
@@ -371,7 +383,10 @@ mod tests {
             resolve(&RemoteSpec::parse("disk:/srv").unwrap(), &cfg, &no_env).unwrap(),
             Resolved::Local("/srv".into())
         );
-        assert_eq!(resolve(&RemoteSpec::parse("mem:b").unwrap(), &cfg, &no_env).unwrap(), Resolved::Memory("b".into()));
+        assert_eq!(
+            resolve(&RemoteSpec::parse("mem:b").unwrap(), &cfg, &no_env).unwrap(),
+            Resolved::Memory("b".into(), Default::default())
+        );
         assert!(
             matches!(resolve(&RemoteSpec::parse("nope:x").unwrap(), &cfg, &no_env), Err(RemoteError::Config(m)) if m.starts_with("didn't find section"))
         );
@@ -384,7 +399,13 @@ mod tests {
             "RCLONE_CONFIG_DISK_TYPE" => Some("memory".to_string()),
             _ => None,
         };
-        assert_eq!(resolve(&RemoteSpec::parse("envr:x").unwrap(), &cfg, &env).unwrap(), Resolved::Memory("x".into()));
-        assert_eq!(resolve(&RemoteSpec::parse("disk:x").unwrap(), &cfg, &env).unwrap(), Resolved::Memory("x".into()));
+        assert_eq!(
+            resolve(&RemoteSpec::parse("envr:x").unwrap(), &cfg, &env).unwrap(),
+            Resolved::Memory("x".into(), Default::default())
+        );
+        assert_eq!(
+            resolve(&RemoteSpec::parse("disk:x").unwrap(), &cfg, &env).unwrap(),
+            Resolved::Memory("x".into(), Default::default())
+        );
     }
 }

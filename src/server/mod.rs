@@ -51,17 +51,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the control listener and starts the workers serving `backend` (`None` with
+    /// Binds the control listener and starts the workers serving `vfs` (`None` with
     /// `--auth-proxy`, where each login brings its own); `tls` enables FTPS.
     ///
     /// # Errors
     /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
-    pub fn bind(
-        config: &Config,
-        backend: Option<Box<dyn crate::backend::Backend>>,
-        limits: Limits,
-        tls: Option<TlsContext>,
-    ) -> io::Result<Server> {
+    pub fn bind(config: &Config, vfs: Option<Arc<Vfs>>, limits: Limits, tls: Option<TlsContext>) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
@@ -73,10 +68,11 @@ impl Server {
             signal_hook::consts::SIGHUP,
         ])?;
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
-        let vfs = backend.map(|b| Vfs::new(b, config.vfs));
         let proxy = match &config.auth_proxy {
             Some((program, timeout)) => Some(Arc::new(
-                crate::auth::proxy::AuthProxy::new(program, *timeout, config.vfs).map_err(io::Error::other)?,
+                crate::auth::proxy::AuthProxy::new(program, *timeout, config.vfs)
+                    .map_err(io::Error::other)?
+                    .with_cache(config.cache.clone()),
             )),
             None => None,
         };

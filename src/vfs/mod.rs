@@ -1,10 +1,12 @@
-//! The VFS: the synchronous facade that worker jobs call, over one `Backend`. In cache mode
-//! off (the only mode in this release) it follows the spec's open rules: reads stream from the
-//! backend, writes stream to it, and a write handle cannot seek except where the backend can
-//! write in place (REST + STOR and APPE on local disk). It enforces `--read-only`, `--no-seek`
-//! and `--no-modtime`. Directory caching and the disk cache come in later releases behind this
-//! same facade.
+//! The VFS: the synchronous facade that worker jobs call, over one `Backend`, with a directory
+//! cache (`dir_cache`) and, above cache mode off, a disk cache (`cache`). In mode off it follows
+//! the spec's open rules: reads stream from the backend, writes stream to it, and a write
+//! handle cannot seek except where the backend can write in place. In modes writes and full,
+//! writes go through the disk cache (so REST + STOR and APPE work on every remote) and files
+//! not yet uploaded are listed from it. It enforces `--read-only`, `--no-seek` and
+//! `--no-modtime`.
 
+pub mod cache;
 pub mod chunked_reader;
 pub mod dir_cache;
 pub mod path;
@@ -47,6 +49,8 @@ pub struct VfsOptions {
     /// `--vfs-used-is-size`: the used space is the sum of all file sizes (a walk of the whole
     /// remote), not what the backend reports.
     pub used_is_size: bool,
+    /// `--vfs-cache-mode`.
+    pub cache_mode: cache::CacheMode,
 }
 
 impl VfsOptions {
@@ -77,6 +81,7 @@ impl Default for VfsOptions {
             case_insensitive: false,
             buffer_size: 16 << 20,
             used_is_size: false,
+            cache_mode: cache::CacheMode::Off,
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct Vfs {
     dirs: Arc<dir_cache::DirCache>,
     /// The last space figures and when they were taken (kept for `--dir-cache-time`).
     usage: std::sync::Mutex<Option<(Instant, Usage)>>,
+    /// The disk cache (`--vfs-cache-mode` above off).
+    cache: Option<Arc<cache::Cache>>,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -100,7 +107,40 @@ impl Vfs {
     /// A VFS over `backend`.
     pub fn new(backend: Box<dyn Backend>, options: VfsOptions) -> Arc<Vfs> {
         let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
-        Arc::new(Vfs { backend: Arc::from(backend), options, dirs, usage: Default::default() })
+        Arc::new(Vfs { backend: Arc::from(backend), options, dirs, usage: Default::default(), cache: None })
+    }
+
+    /// A VFS over `backend` with the disk cache `cache` describes (none for mode off).
+    ///
+    /// # Errors
+    /// The cache directory cannot be used (see [`cache::Cache::open`]).
+    pub fn with_cache(
+        backend: Box<dyn Backend>,
+        options: VfsOptions,
+        cache: Option<cache::CacheOptions>,
+    ) -> std::result::Result<Arc<Vfs>, String> {
+        let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
+        let backend: Arc<dyn Backend> = Arc::from(backend);
+        let cache = match cache.filter(|c| c.mode != cache::CacheMode::Off) {
+            Some(opts) => Some(cache::Cache::open(opts, backend.clone(), dirs.clone())?),
+            None => None,
+        };
+        Ok(Arc::new(Vfs { backend, options, dirs, usage: Default::default(), cache }))
+    }
+
+    /// Bytes read from the backend's files, where the backend counts them.
+    pub fn backend_bytes_read(&self) -> Option<u64> {
+        self.backend.bytes_read()
+    }
+
+    /// The disk cache, if any.
+    pub fn cache(&self) -> Option<&Arc<cache::Cache>> {
+        self.cache.as_ref()
+    }
+
+    /// The cache, when writes go through it.
+    fn write_cache(&self) -> Option<&Arc<cache::Cache>> {
+        self.cache.as_ref().filter(|c| c.options().mode.caches_writes())
     }
 
     /// The options in force.
@@ -151,6 +191,14 @@ impl Vfs {
                 self.dirs.put(path, fresh.clone(), now);
                 fresh
             }
+        };
+        let entries = match &self.cache {
+            Some(cache) => {
+                let mut with_local = entries.as_ref().clone();
+                cache.overlay(path, &mut with_local);
+                Arc::new(with_local)
+            }
+            None => entries,
         };
         if !self.options.no_modtime {
             return Ok(entries.as_ref().clone());
@@ -267,6 +315,9 @@ impl Vfs {
             return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
         }
         let offset = offset.min(entry.size);
+        if let Some(cached) = self.cache.as_ref().and_then(|c| c.open_read(&path, offset, &entry)) {
+            return cached.map(|r| (r, entry));
+        }
         let reader =
             chunked_reader::ChunkedReader::open(self.backend.clone(), path, offset, entry.size, self.options.chunks)?;
         Ok((Box::new(reader), entry))
@@ -297,6 +348,9 @@ impl Vfs {
     }
 
     fn stat_exact(&self, path: &VfsPath) -> Result<Entry> {
+        if let Some(local) = self.cache.as_ref().and_then(|c| c.local_entry(path)) {
+            return Ok(local);
+        }
         match self.dirs.lookup(path, Instant::now()) {
             Some(Some(e)) => Ok(e),
             Some(None) => Err(Error::new(ErrorKind::NotFound, path.as_str())),
@@ -316,6 +370,29 @@ impl Vfs {
             WriteMode::At(_) => true,
             WriteMode::Append => true,
         };
+        if let Some(cache) = self.write_cache() {
+            if in_place && self.options.no_seek {
+                return Err(Error::with_detail(
+                    ErrorKind::Unsupported,
+                    path.as_str(),
+                    "Seeking is disabled (--no-seek)",
+                ));
+            }
+            let path = &self.fix(path);
+            let current = match self.stat(path) {
+                Ok(e) if e.is_dir() => return Err(Error::new(ErrorKind::IsDirectory, path.as_str())),
+                Ok(e) => Some(e),
+                Err(e) if e.kind == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            // The upload happens later: a missing directory must fail now, not then.
+            match self.stat(&path.parent()) {
+                Ok(d) if d.is_dir() => {}
+                Ok(_) => return Err(Error::new(ErrorKind::NotADirectory, path.as_str())),
+                Err(e) => return Err(Error { path: path.as_str().to_string(), ..e }),
+            }
+            return cache.open_write(path, mode, current.as_ref());
+        }
         if in_place && (self.options.no_seek || !self.backend.features().write_in_place) {
             return Err(Error::with_detail(
                 ErrorKind::Unsupported,
@@ -348,6 +425,9 @@ impl Vfs {
     pub fn rmdir(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
         let path = &self.fix(path);
+        if self.cache.as_ref().is_some_and(|c| c.has_local_files_under(path)) {
+            return Err(Error::new(ErrorKind::NotEmpty, path.as_str()));
+        }
         self.backend.rmdir(path)?;
         self.dirs.forget_dir(&path.parent());
         self.dirs.forget_tree(path);
@@ -361,7 +441,13 @@ impl Vfs {
     pub fn remove(&self, path: &VfsPath) -> Result<()> {
         self.writable(path)?;
         let path = &self.fix(path);
-        self.backend.remove(path)?;
+        match &self.cache {
+            Some(cache) if cache.only_local(path) => {}
+            _ => self.backend.remove(path)?,
+        }
+        if let Some(cache) = &self.cache {
+            cache.remove(path);
+        }
         self.dirs.forget_dir(&path.parent());
         Ok(())
     }
@@ -373,7 +459,18 @@ impl Vfs {
     pub fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
         self.writable(from)?;
         let (from, to) = (&self.fix(from), &self.fix(to));
-        self.backend.rename(from, to)?;
+        match &self.cache {
+            Some(cache) if cache.only_local(from) => {
+                crate::backend::check_rename(from, to)?;
+                if cache.local_entry(to).is_some() {
+                    cache.remove(to);
+                }
+            }
+            _ => self.backend.rename(from, to)?,
+        }
+        if let Some(cache) = &self.cache {
+            cache.rename(from, to)?;
+        }
         for dir in [from.parent(), to.parent()] {
             self.dirs.forget_dir(&dir);
         }
@@ -392,6 +489,11 @@ impl Vfs {
             return self.backend.stat(path).map(|_| ());
         }
         let path = &self.fix(path);
+        if let Some(cache) = self.cache.as_ref().filter(|c| c.local_entry(path).is_some()) {
+            cache.set_modtime(path, mtime);
+            self.dirs.forget_dir(&path.parent());
+            return Ok(());
+        }
         self.backend.set_modtime(path, mtime)?;
         self.dirs.forget_dir(&path.parent());
         Ok(())
