@@ -26,12 +26,14 @@ struct Cached {
 pub struct DirCache {
     ttl: Duration,
     dirs: Mutex<HashMap<VfsPath, Cached>>,
+    /// Bumped by every forget: a listing read before a change is not stored after it.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl DirCache {
     /// A cache keeping listings for `ttl` (zero: nothing is cached).
     pub fn new(ttl: Duration) -> DirCache {
-        DirCache { ttl, dirs: Mutex::new(HashMap::new()) }
+        DirCache { ttl, dirs: Mutex::new(HashMap::new()), epoch: Default::default() }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<VfsPath, Cached>> {
@@ -44,12 +46,21 @@ impl DirCache {
         dirs.get(dir).filter(|c| now.duration_since(c.read_at) < self.ttl).map(|c| c.entries.clone())
     }
 
-    /// Remembers a listing (sorted by name) read at `now`.
-    pub fn put(&self, dir: &VfsPath, entries: Arc<Vec<Entry>>, now: Instant) {
+    /// The current epoch: take it before reading a listing, and give it to [`DirCache::put`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Remembers a listing (sorted by name) read at `now`, unless something was forgotten since
+    /// `epoch` (the listing may predate that change).
+    pub fn put(&self, dir: &VfsPath, entries: Arc<Vec<Entry>>, now: Instant, epoch: u64) {
         if self.ttl.is_zero() {
             return;
         }
         let mut dirs = self.lock();
+        if self.epoch() != epoch {
+            return;
+        }
         let held: usize = dirs.values().map(|c| c.entries.len()).sum();
         if held + entries.len() > MAX_CACHED_ENTRIES {
             dirs.clear();
@@ -70,17 +81,27 @@ impl DirCache {
 
     /// Forgets the listing of `dir` (something in it changed).
     pub fn forget_dir(&self, dir: &VfsPath) {
-        self.lock().remove(dir);
+        let mut dirs = self.lock();
+        self.bump();
+        dirs.remove(dir);
     }
 
     /// Forgets `dir` and every listing below it (it was removed or renamed).
     pub fn forget_tree(&self, dir: &VfsPath) {
-        self.lock().retain(|k, _| !k.starts_with(dir));
+        let mut dirs = self.lock();
+        self.bump();
+        dirs.retain(|k, _| !k.starts_with(dir));
     }
 
     /// Forgets everything (SIGHUP).
     pub fn forget_all(&self) {
-        self.lock().clear();
+        let mut dirs = self.lock();
+        self.bump();
+        dirs.clear();
+    }
+
+    fn bump(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// How many listings and entries are held (rc `vfs/stats`).
@@ -110,12 +131,12 @@ mod tests {
     fn listings_expire_and_answer_stats() {
         let c = DirCache::new(Duration::from_secs(10));
         let t0 = Instant::now();
-        c.put(&p("/d"), Arc::new(vec![e("a"), e("c")]), t0);
+        c.put(&p("/d"), Arc::new(vec![e("a"), e("c")]), t0, c.epoch());
         assert_eq!(c.lookup(&p("/d/a"), t0).unwrap().unwrap().name, "a");
         assert_eq!(c.lookup(&p("/d/b"), t0), Some(None), "known absent");
         assert_eq!(c.lookup(&p("/x/a"), t0), None, "unknown");
         assert!(c.get(&p("/d"), t0 + Duration::from_secs(10)).is_none(), "expired");
-        c.put(&p("/d/sub"), Arc::new(vec![]), t0);
+        c.put(&p("/d/sub"), Arc::new(vec![]), t0, c.epoch());
         c.forget_tree(&p("/d"));
         assert!(c.get(&p("/d/sub"), t0).is_none() && c.get(&p("/d"), t0).is_none());
     }
@@ -124,7 +145,7 @@ mod tests {
     fn zero_cache_time_caches_nothing() {
         let c = DirCache::new(Duration::ZERO);
         let t0 = Instant::now();
-        c.put(&p("/"), Arc::new(vec![e("a")]), t0);
+        c.put(&p("/"), Arc::new(vec![e("a")]), t0, c.epoch());
         assert!(c.get(&p("/"), t0).is_none());
     }
 }

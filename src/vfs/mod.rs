@@ -187,8 +187,9 @@ impl Vfs {
         let entries = match self.dirs.get(path, now) {
             Some(cached) => cached,
             None => {
+                let epoch = self.dirs.epoch();
                 let fresh = Arc::new(self.backend.list(path)?);
-                self.dirs.put(path, fresh.clone(), now);
+                self.dirs.put(path, fresh.clone(), now, epoch);
                 fresh
             }
         };
@@ -459,18 +460,28 @@ impl Vfs {
     pub fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
         self.writable(from)?;
         let (from, to) = (&self.fix(from), &self.fix(to));
-        match &self.cache {
-            Some(cache) if cache.only_local(from) => {
-                crate::backend::check_rename(from, to)?;
-                if cache.local_entry(to).is_some() {
-                    cache.remove(to);
-                }
-            }
-            _ => self.backend.rename(from, to)?,
-        }
         if let Some(cache) = &self.cache {
-            cache.rename(from, to)?;
+            // No upload may run on either name while they change (one would write a name that
+            // no longer holds what it uploads).
+            cache.begin_rename(from)?;
+            if let Err(e) = cache.begin_rename(to) {
+                cache.end_rename(from, from, false);
+                return Err(e);
+            }
         }
+        let renamed = match &self.cache {
+            Some(cache) if cache.only_local(from) => crate::backend::check_rename(from, to),
+            _ => self.backend.rename(from, to),
+        };
+        if let Some(cache) = &self.cache {
+            cache.end_rename(to, to, false);
+            if renamed.is_ok() && from != to {
+                // The target was replaced: a pending upload of its old content must not follow.
+                cache.remove(to);
+            }
+            cache.end_rename(from, to, renamed.is_ok());
+        }
+        renamed?;
         for dir in [from.parent(), to.parent()] {
             self.dirs.forget_dir(&dir);
         }

@@ -268,3 +268,27 @@ fn full_mode_fetches_a_file_changed_on_the_remote_afresh() {
     wait_until(Duration::from_secs(10), "SIGHUP handled", || s.log().contains("SIGHUP"));
     assert_eq!(c.retr("doc.txt"), b"version two, longer");
 }
+
+#[test]
+fn a_slow_remote_still_delivers_through_the_full_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let args = with_cache(
+        "full",
+        cache.path(),
+        &["--vfs-write-back", "0s", "--vfs-cache-max-age", "1s", "--vfs-cache-poll-interval", "200ms"],
+    );
+    let mut args = args;
+    args.extend(RC.iter().map(|s| (*s).to_string()));
+    let s = start_with(Some(":memory,slow_reads=5ms:"), &args);
+    let url = rc_url(&s);
+    let mut c = Client::login_anonymous(s.addr);
+    let data = pattern(3 << 20, 44);
+    c.store("STOR slow.bin", &data);
+    wait_until(Duration::from_secs(30), "uploaded and evicted", || {
+        rc_json(&url, "vfs/stats")["diskCache"]["files"] == 0
+            && rc_json(&url, "vfs/queue")["queue"] == serde_json::json!([])
+    });
+    // Every byte now comes from the slow remote (12 reads of 256 KiB, 5 ms each).
+    assert_eq!(sha256(&c.retr("slow.bin")), sha256(&data));
+    assert_eq!(sha256(&c.retr("slow.bin")), sha256(&data), "and again, from the cache");
+}

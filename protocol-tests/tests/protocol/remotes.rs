@@ -83,7 +83,9 @@ fn obscure_prints_what_rclone_reveals() {
     let obscured = out.trim();
     assert_ne!(obscured, run_cli(&["obscure", "pässwörd"]).1.trim(), "a fresh IV each time");
     assert!(have("rclone"), "rclone is not installed: the README's test command installs it");
-    let revealed = Command::new("rclone").args(["reveal", obscured]).output().unwrap();
+    // `--`: a base64url value may start with '-' (one time in 64), which rclone would take for
+    // a flag.
+    let revealed = Command::new("rclone").args(["reveal", "--", obscured]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&revealed.stdout).trim(), "pässwörd");
     let (code, _, err) = run_cli(&["obscure"]);
     assert_eq!(code, 2, "{err}");

@@ -340,6 +340,12 @@ impl CachedReader {
 }
 
 impl ReadStream for CachedReader {
+    /// A file wholly in the cache goes out with sendfile from the cache file, as a local file.
+    fn sendfile_source(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u64)> {
+        use std::os::fd::AsFd;
+        self.complete.then(|| (self.file.as_fd(), self.pos))
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         if self.pos >= self.size || buf.is_empty() {
             return Ok(0);

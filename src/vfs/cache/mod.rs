@@ -125,12 +125,21 @@ pub struct ItemState {
     pub generation: u64,
     /// The file was removed while uploading: remove it from the remote once that ends.
     pub removed: bool,
+    /// A rename is in progress: no upload may start.
+    pub renaming: bool,
 }
 
 impl Item {
     fn new(meta: Meta) -> Arc<Item> {
         Arc::new(Item {
-            state: Mutex::new(ItemState { meta, opens: 0, uploading: false, generation: 0, removed: false }),
+            state: Mutex::new(ItemState {
+                meta,
+                opens: 0,
+                uploading: false,
+                generation: 0,
+                removed: false,
+                renaming: false,
+            }),
             download: Mutex::new(()),
             uploaded: Condvar::new(),
         })
@@ -381,38 +390,64 @@ impl Cache {
         self.local_entry(path).is_some() && self.backend.stat(path).is_err()
     }
 
-    /// A file or directory was renamed: move the items under `from` to `to`.
+    /// Starts renaming `from`: waits (up to a minute) for uploads under it to finish, then
+    /// holds back new ones until [`Cache::end_rename`], so no upload writes the old name after
+    /// the remote rename.
     ///
     /// # Errors
-    /// `Transient` if one of them is being uploaded (the rename would race the upload).
-    pub fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
-        let mut items = lock_map(&self.items);
-        let moving: Vec<VfsPath> = items.keys().filter(|p| *p == from || p.starts_with(from)).cloned().collect();
-        for p in &moving {
-            if items.get(p).is_some_and(|i| i.lock().uploading) {
+    /// `Transient` if an upload is still running after a minute.
+    pub fn begin_rename(&self, from: &VfsPath) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let items = lock_map(&self.items);
+            let affected: Vec<Arc<Item>> =
+                items.iter().filter(|(p, _)| *p == from || p.starts_with(from)).map(|(_, i)| i.clone()).collect();
+            let busy = affected.iter().find(|i| i.lock().uploading).cloned();
+            let Some(item) = busy else {
+                for i in &affected {
+                    i.lock().renaming = true;
+                }
+                return Ok(());
+            };
+            drop(items);
+            if Instant::now() >= deadline {
                 return Err(Error::with_detail(
                     ErrorKind::Transient,
                     from.as_str(),
                     "The file is being uploaded; try again",
                 ));
             }
-        }
-        let mut queue = lock_map(&self.queue);
-        for p in moving {
-            let suffix = &p.as_str()[from.as_str().len()..];
-            let Ok(new) = VfsPath::root().resolve(&format!("{}{suffix}", to.as_str())) else { continue };
-            if let Some(item) = items.remove(&p) {
-                for (a, b) in [(self.data_path(&p), self.data_path(&new)), (self.meta_path(&p), self.meta_path(&new))] {
-                    if let Some(dir) = b.parent() {
-                        let _ = std::fs::create_dir_all(dir);
-                    }
-                    let _ = std::fs::rename(a, b);
-                }
-                queue.rename(&p, &new);
-                items.insert(new, item);
+            let st = item.lock();
+            if st.uploading {
+                let _ = item.uploaded.wait_timeout(st, Duration::from_millis(200));
             }
         }
-        Ok(())
+    }
+
+    /// Ends a rename begun with [`Cache::begin_rename`]: when it happened (`done`), the items
+    /// under `from` move to `to` (data, metadata and queue entries).
+    pub fn end_rename(&self, from: &VfsPath, to: &VfsPath, done: bool) {
+        let mut items = lock_map(&self.items);
+        let moving: Vec<VfsPath> = items.keys().filter(|p| *p == from || p.starts_with(from)).cloned().collect();
+        let mut queue = lock_map(&self.queue);
+        for p in moving {
+            let Some(item) = items.get(&p).cloned() else { continue };
+            item.lock().renaming = false;
+            if !done {
+                continue;
+            }
+            let suffix = &p.as_str()[from.as_str().len()..];
+            let Ok(new) = VfsPath::root().resolve(&format!("{}{suffix}", to.as_str())) else { continue };
+            items.remove(&p);
+            for (a, b) in [(self.data_path(&p), self.data_path(&new)), (self.meta_path(&p), self.meta_path(&new))] {
+                if let Some(dir) = b.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::rename(a, b);
+            }
+            queue.rename(&p, &new);
+            items.insert(new, item);
+        }
     }
 
     /// Sets a cached file's modification time (uploaded with it).

@@ -99,6 +99,11 @@ fn upload(cache: &Cache, path: &VfsPath, delay: Duration) {
         if !st.meta.dirty || st.uploading || st.removed {
             return;
         }
+        if st.renaming {
+            drop(st);
+            cache.enqueue(path, Instant::now() + Duration::from_millis(200), delay);
+            return;
+        }
         st.uploading = true;
         (st.generation, st.meta.mtime)
     };
@@ -113,6 +118,9 @@ fn upload(cache: &Cache, path: &VfsPath, delay: Duration) {
                 let _ = cache.backend.remove(path);
                 return;
             }
+            // The remote's listings from before the upload are stale: forget them before the
+            // item stops speaking for the file.
+            cache.dirs.forget_dir(&path.parent());
             if st.generation == generation {
                 st.meta.dirty = false;
                 st.meta.fingerprint = fingerprint;
@@ -120,7 +128,6 @@ fn upload(cache: &Cache, path: &VfsPath, delay: Duration) {
             let (meta, still_dirty) = (st.meta.clone(), st.meta.dirty);
             drop(st);
             cache.save_meta(path, &meta);
-            cache.dirs.forget_dir(&path.parent());
             log::info!("vfs cache: uploaded {path} ({} bytes)", meta.size);
             if still_dirty {
                 cache.enqueue(path, Instant::now() + cache.opts.write_back, cache.opts.write_back);
