@@ -14,20 +14,7 @@ use std::path::Path;
 /// # Errors
 /// The path holds a NUL byte, or statvfs failed.
 pub fn available_bytes(path: &Path) -> io::Result<u64> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: c_path is a valid NUL-terminated string; st points to writable memory of the
-    // right type, which statvfs fills completely when it returns 0.
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so st is initialised.
-    let st = unsafe { st.assume_init() };
-    // The field types differ between architectures (u32 on some 32-bit targets).
-    #[allow(clippy::unnecessary_cast)]
-    let (blocks, size) = (st.f_bavail as u64, st.f_frsize as u64);
-    Ok(blocks.saturating_mul(size))
+    fs_space(path).map(|s| s.free)
 }
 
 /// Size, use and free space (for unprivileged users) of the file system holding `path`.
@@ -48,13 +35,15 @@ pub struct FsSpace {
 pub fn fs_space(path: &Path) -> io::Result<FsSpace> {
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: as in `available_bytes`.
+    // SAFETY: c_path is a valid NUL-terminated string; st points to writable memory of the
+    // right type, which statvfs fills completely when it returns 0.
     let rc = unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: statvfs returned 0, so st is initialised.
     let st = unsafe { st.assume_init() };
+    // The field types differ between architectures (u32 on some 32-bit targets).
     #[allow(clippy::unnecessary_cast)]
     let (blocks, bfree, bavail, size) = (st.f_blocks as u64, st.f_bfree as u64, st.f_bavail as u64, st.f_frsize as u64);
     Ok(FsSpace {

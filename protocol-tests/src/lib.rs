@@ -221,10 +221,16 @@ pub fn have(program: &str) -> bool {
 /// A fresh self-signed certificate and key (PEM) for `cn` in `dir`, made with the openssl CLI;
 /// returns (cert path, key path).
 pub fn make_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
+    openssl_cert(dir, cn, &[])
+}
+
+fn openssl_cert(dir: &Path, cn: &str, extra: &[&str]) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={cn}"), "-keyout"])
+        .args(["-subj", &format!("/CN={cn}")])
+        .args(extra)
+        .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -255,19 +261,11 @@ pub fn python(script: &str) -> String {
 /// A cert for `localhost` and `127.0.0.1` (subjectAltName, not a CA), so TLS clients that
 /// check names (rustls) accept it once it is trusted (e.g. through `SSL_CERT_FILE`).
 pub fn make_trusted_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join("localhost.crt"), dir.join("localhost.key"));
-    let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is installed (the README's test command installs it)");
-    assert!(status.success(), "openssl req failed");
-    (cert, key)
+    openssl_cert(
+        dir,
+        "localhost",
+        &["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"],
+    )
 }
 
 /// A running pyftpdlib server (anonymous, full write rights) on 127.0.0.1 with a fresh root,

@@ -264,7 +264,7 @@ pub fn resolve_backend(
         }
         "ftp" => {
             // RCLONE_FTP_<KEY> fills in what neither the remote nor its environment set.
-            for key in FTP_KEYS {
+            for key in crate::backend::ftp::options::KNOWN.iter() {
                 if !opts.contains_key(*key) {
                     if let Some(v) = env(&format!("RCLONE_FTP_{}", env_name(key))) {
                         opts.insert((*key).to_string(), v);
@@ -314,21 +314,6 @@ pub fn prepare_local(path: &std::path::Path, read_only: bool) -> Result<PathBuf,
     }
     std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))
 }
-
-/// The ftp options `RCLONE_FTP_<KEY>` may set.
-const FTP_KEYS: &[&str] = &[
-    "host",
-    "port",
-    "user",
-    "pass",
-    "tls",
-    "explicit_tls",
-    "no_check_certificate",
-    "concurrency",
-    "disable_epsv",
-    "disable_mlsd",
-    "idle_timeout",
-];
 
 /// The environment-variable form of a name or key: upper case, non-alphanumerics as `_`.
 fn env_name(s: &str) -> String {

@@ -136,7 +136,8 @@ impl FtpOptions {
     }
 }
 
-const KNOWN: [&str; 17] = [
+/// Every option of rclone's ftp backend this one reads (also what `RCLONE_FTP_<KEY>` may set).
+pub const KNOWN: [&str; 17] = [
     "host",
     "port",
     "user",
