@@ -2,7 +2,7 @@
 //!
 //! * Layout: `<cache-dir>/vfs/<remote>/<root>/<path>` holds each file's (sparse) data and
 //!   `<cache-dir>/vfsMeta/<remote>/<root>/<path>` its [`meta::Meta`] (JSON, saved atomically).
-//!   A lock file in `<cache-dir>/vfs/<remote>/<root>` keeps a second ftpvfs out.
+//!   A lock file beside that data directory (`<root>.ftpvfs.lock`) keeps a second ftpvfs out.
 //! * Writes (modes writes and full) go to a new copy of the item's data, renamed over it when
 //!   the upload from the client ends, so a reader never sees a half-written version; the item
 //!   is then dirty and queued for upload `--vfs-write-back` later (see [`writeback`]).
@@ -187,7 +187,12 @@ impl Cache {
         for d in [&data_root, &meta_root] {
             std::fs::create_dir_all(d).map_err(|e| format!("cache directory {}: {e}", d.display()))?;
         }
-        let lock_path = data_root.join(".ftpvfs.lock");
+        // Beside the data tree, not in it: no remote file name can clash with it.
+        let lock_name = format!(
+            "{}.ftpvfs.lock",
+            data_root.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
+        let lock_path = data_root.with_file_name(lock_name);
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -277,7 +282,7 @@ impl Cache {
             let rel =
                 file.strip_prefix(&self.data_root).map(|r| format!("/{}", r.to_string_lossy())).unwrap_or_default();
             let known = VfsPath::root().resolve(&rel).is_ok_and(|p| items.contains_key(&p));
-            if !known && !rel.ends_with(".ftpvfs.lock") {
+            if !known {
                 stray.push(file.to_path_buf());
             }
         });
