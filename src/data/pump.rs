@@ -195,6 +195,8 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
     match task {
         PumpTask::Read { mut stream, mut buf, mut ascii } => {
             let want = if ascii.is_some() { BUFFER_SIZE / 2 } else { BUFFER_SIZE };
+            // Recycled buffers keep their length, so only a new buffer is zero-filled once
+            // (a memset of every buffer before each read cost a pass over all the data).
             buf.resize(want, 0);
             let result = stream.read(&mut buf);
             match &result {
@@ -744,8 +746,7 @@ impl Pump {
             if *out_pos == out.len() {
                 if let Some(next) = ready.pop_front() {
                     *ready_bytes -= next.len();
-                    let mut old = std::mem::replace(out, next);
-                    old.clear();
+                    let old = std::mem::replace(out, next);
                     if old.capacity() > 0 {
                         spares.push(old);
                     }
