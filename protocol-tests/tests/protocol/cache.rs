@@ -27,6 +27,15 @@ fn rc_json(url: &str, command: &str) -> serde_json::Value {
     serde_json::from_str(&out).unwrap()
 }
 
+/// Waits until every upload is done and the clean items aged out of the cache (servers started
+/// with `--vfs-cache-max-age 1s`), so the next reads come from the backend.
+fn wait_uploaded_and_evicted(url: &str) {
+    wait_until(Duration::from_secs(60), "uploaded and evicted", || {
+        rc_json(url, "vfs/stats")["diskCache"]["files"] == 0
+            && rc_json(url, "vfs/queue")["queue"] == serde_json::json!([])
+    });
+}
+
 const RC: [&str; 5] = ["--rc", "--rc-no-auth", "--rc-addr", "127.0.0.1:0", "-v"];
 
 fn with_cache(mode: &str, cache_dir: &std::path::Path, extra: &[&str]) -> Vec<String> {
@@ -203,11 +212,7 @@ fn full_mode_reads_only_what_is_asked_plus_read_ahead_and_shares_downloads() {
     let mut c = Client::login_anonymous(s.addr);
     let big = pattern(256 << 20, 5);
     c.store("STOR big.bin", &big);
-    // Wait for the upload, then for the clean item to age out of the cache.
-    wait_until(Duration::from_secs(60), "uploaded and evicted", || {
-        let stats = rc_json(&url, "vfs/stats");
-        stats["diskCache"]["files"] == 0 && rc_json(&url, "vfs/queue")["queue"] == serde_json::json!([])
-    });
+    wait_uploaded_and_evicted(&url);
     let before = rc_json(&url, "vfs/stats")["backendBytesRead"].as_u64().unwrap();
     let (mut data, r) = c.open_data("RETR big.bin");
     assert_eq!(r.code, 150);
@@ -272,22 +277,18 @@ fn full_mode_fetches_a_file_changed_on_the_remote_afresh() {
 #[test]
 fn a_slow_remote_still_delivers_through_the_full_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let args = with_cache(
+    let mut args = with_cache(
         "full",
         cache.path(),
         &["--vfs-write-back", "0s", "--vfs-cache-max-age", "1s", "--vfs-cache-poll-interval", "200ms"],
     );
-    let mut args = args;
     args.extend(RC.iter().map(|s| (*s).to_string()));
     let s = start_with(Some(":memory,slow_reads=5ms:"), &args);
     let url = rc_url(&s);
     let mut c = Client::login_anonymous(s.addr);
     let data = pattern(3 << 20, 44);
     c.store("STOR slow.bin", &data);
-    wait_until(Duration::from_secs(30), "uploaded and evicted", || {
-        rc_json(&url, "vfs/stats")["diskCache"]["files"] == 0
-            && rc_json(&url, "vfs/queue")["queue"] == serde_json::json!([])
-    });
+    wait_uploaded_and_evicted(&url);
     // Every byte now comes from the slow remote (12 reads of 256 KiB, 5 ms each).
     assert_eq!(sha256(&c.retr("slow.bin")), sha256(&data));
     assert_eq!(sha256(&c.retr("slow.bin")), sha256(&data), "and again, from the cache");
