@@ -104,7 +104,7 @@ impl Connection {
         let mut control = NetStream::plain(control);
         if let Some(tls) = ctx.tls.as_ref().filter(|t| t.policy.implicit) {
             let conn = rustls::ServerConnection::new(tls.config.clone()).map_err(io::Error::other)?;
-            control.start_tls(conn, tls_token, false);
+            control.start_tls(conn, tls_token);
         }
         let mut c = Connection {
             id,
@@ -298,7 +298,7 @@ impl Connection {
         if self.transfer_protected {
             let Some(tls) = ctx.tls.as_ref() else { return };
             match rustls::ServerConnection::new(tls.data_config.clone()) {
-                Ok(conn) => stream.start_tls(conn, self.tls_token, tls.policy.require_reuse),
+                Ok(conn) => stream.start_data_tls(conn, self.tls_token, tls.policy.require_reuse),
                 Err(e) => {
                     log::warn!("{}: cannot start TLS on the data connection: {e}", self.peer);
                     if let Some(p) = self.pump.as_mut() {
@@ -397,7 +397,7 @@ impl Connection {
         let Some(tls) = ctx.tls.as_ref() else { return };
         match rustls::ServerConnection::new(tls.config.clone()) {
             Ok(conn) => {
-                self.control.start_tls(conn, self.tls_token, false);
+                self.control.start_tls(conn, self.tls_token);
                 self.control_readable = true;
             }
             Err(e) => {

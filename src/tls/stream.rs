@@ -16,6 +16,11 @@ use rustls::ServerConnection;
 /// Most plaintext handed to rustls per write (one batch of records).
 const TLS_WRITE_CHUNK: usize = 64 * 1024;
 
+/// Socket read size for TLS data connections. rustls reads at most 4 KiB of records per
+/// `read_tls`, so an upload read straight from the socket costs a system call per 4 KiB; data
+/// connections read this much at once and feed rustls from memory.
+const TLS_DATA_READ: usize = 128 * 1024;
+
 /// A control or data connection.
 pub struct NetStream {
     tcp: TcpStream,
@@ -29,6 +34,15 @@ struct TlsLayer {
     must_resume: Option<[u8; 16]>,
     checked: bool,
     close_sent: bool,
+    /// Data connections only: records read from the socket and not yet given to rustls.
+    inbuf: Option<InBuf>,
+}
+
+/// Bytes read from the socket ahead of rustls: `data[start..end]` is pending.
+struct InBuf {
+    data: Box<[u8]>,
+    start: usize,
+    end: usize,
 }
 
 impl NetStream {
@@ -38,16 +52,21 @@ impl NetStream {
     }
 
     /// Puts TLS on this stream from now on. `token` is written into the tickets this session
-    /// issues; `must_resume` (data connections) demands that the handshake resumed a session
-    /// carrying it.
-    pub fn start_tls(&mut self, mut conn: ServerConnection, token: [u8; 16], must_resume: bool) {
+    /// issues.
+    pub fn start_tls(&mut self, mut conn: ServerConnection, token: [u8; 16]) {
         conn.set_resumption_data(&token);
-        self.tls = Some(Box::new(TlsLayer {
-            conn,
-            must_resume: must_resume.then_some(token),
-            checked: false,
-            close_sent: false,
-        }));
+        self.tls = Some(Box::new(TlsLayer { conn, must_resume: None, checked: false, close_sent: false, inbuf: None }));
+    }
+
+    /// Puts TLS on a data connection: as [`start_tls`](Self::start_tls), reading the socket in
+    /// large blocks (the buffer lives as long as the connection); `must_resume` demands that the
+    /// handshake resumed a session carrying `token` (`--tls-require-reuse`).
+    pub fn start_data_tls(&mut self, conn: ServerConnection, token: [u8; 16], must_resume: bool) {
+        self.start_tls(conn, token);
+        if let Some(tls) = self.tls.as_mut() {
+            tls.must_resume = must_resume.then_some(token);
+            tls.inbuf = Some(InBuf { data: vec![0; TLS_DATA_READ].into_boxed_slice(), start: 0, end: 0 });
+        }
     }
 
     /// Whether this stream is TLS.
@@ -173,10 +192,29 @@ impl TlsLayer {
         Ok(true)
     }
 
-    /// Reads TLS records from the socket and processes them. `Ok(false)` at TCP end of file.
+    /// Reads TLS records from the socket (or the data connection's read buffer) and processes
+    /// them. `Ok(false)` at TCP end of file.
     fn pull(&mut self, tcp: &mut TcpStream) -> io::Result<bool> {
         loop {
-            match self.conn.read_tls(tcp) {
+            let read = match self.inbuf.as_mut() {
+                None => self.conn.read_tls(tcp),
+                Some(inbuf) => {
+                    if inbuf.start == inbuf.end {
+                        match tcp.read(&mut inbuf.data) {
+                            Ok(0) => return Ok(false),
+                            Ok(n) => (inbuf.start, inbuf.end) = (0, n),
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    let mut pending = &inbuf.data[inbuf.start..inbuf.end];
+                    let n = self.conn.read_tls(&mut pending)?;
+                    inbuf.start += n;
+                    // rustls takes nothing more until it has processed what it holds.
+                    Ok(n.max(1))
+                }
+            };
+            match read {
                 Ok(0) => return Ok(false),
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
