@@ -231,6 +231,11 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
         PumpTask::RecvFile { mut stream, mut sock, mut buf, cancelled } => {
             let mut received = 0u64;
             let started = Instant::now();
+            // While this worker waits, it wakes for a buffer's worth of bytes (or the end), not
+            // for every segment: wake-ups, not copies, were the largest cost of a fast upload.
+            // Reset before the socket goes home, where the reactor wants to see every byte.
+            let lowat = i32::try_from(buf.len()).unwrap_or(i32::MAX);
+            let _ = crate::sys::set_recv_lowat(sock.as_fd(), lowat);
             let state = loop {
                 if received >= SENDFILE_TASK_BYTES || started.elapsed() >= WORKER_TASK_TIME {
                     break RecvFileState::Waiting;
@@ -239,6 +244,7 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
                     Ok(0) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
                     Ok(0) => {
                         let result = stream.commit();
+                        let _ = crate::sys::set_recv_lowat(sock.as_fd(), 1);
                         return Some(PumpDone::RecvFile {
                             stream: None,
                             sock,
@@ -265,6 +271,7 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
                     Err(_) => break RecvFileState::SocketFailed,
                 }
             };
+            let _ = crate::sys::set_recv_lowat(sock.as_fd(), 1);
             Some(PumpDone::RecvFile { stream: Some(stream), sock, buf, received, state })
         }
         PumpTask::SendFile { stream, sock, mut offset, end } => {
@@ -365,6 +372,8 @@ pub struct Pump {
     bytes: u64,
     started: Instant,
     last_progress: Instant,
+    /// Whether the data socket is registered with the reactor (it is when it attaches).
+    registered: bool,
     tasks: Vec<PumpTask>,
     outcome: Option<TransferOutcome>,
 }
@@ -417,6 +426,7 @@ impl Pump {
             bytes: 0,
             started: now,
             last_progress: now,
+            registered: true,
             tasks: Vec::new(),
             outcome: None,
         };
@@ -433,6 +443,29 @@ impl Pump {
     /// When the transfer started waiting (for the connect/accept timeout).
     pub fn started(&self) -> Instant {
         self.started
+    }
+
+    /// Whether the data socket's registration with the reactor must change: `Some(false)` when
+    /// a worker sends or receives on it (its readiness would only wake the reactor for nothing,
+    /// once per segment), `Some(true)` when it is home again. Registering again reports the
+    /// socket's current readiness, so nothing that happened meanwhile is missed.
+    pub fn wanted_registration(&self) -> Option<bool> {
+        self.socket.as_ref()?;
+        let worker_holds_socket =
+            matches!(&self.body, Body::RecvFile { sock: None, .. } | Body::SendFile { sock: None, .. });
+        let want = !worker_holds_socket;
+        (want != self.registered).then_some(want)
+    }
+
+    /// The data socket, for the reactor to register or deregister; then call
+    /// [`set_registered`](Self::set_registered).
+    pub fn socket_tcp(&mut self) -> Option<&mut mio::net::TcpStream> {
+        self.socket.as_mut().map(NetStream::tcp_mut)
+    }
+
+    /// Records the data socket's registration state.
+    pub fn set_registered(&mut self, registered: bool) {
+        self.registered = registered;
     }
 
     /// When bytes last moved (for the stall timeout).

@@ -452,6 +452,29 @@ impl Connection {
     /// Submits the pump's tasks and reports its end to the session. True if anything moved.
     fn service_pump(&mut self, ctx: &mut Ctx, now: Instant) -> bool {
         let Some(p) = self.pump.as_mut() else { return false };
+        if let Some(want) = p.wanted_registration() {
+            if let Some(tcp) = p.socket_tcp() {
+                let result = if want {
+                    ctx.registry.register(
+                        tcp,
+                        token::token(self.id.slot, Kind::Data),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )
+                } else {
+                    ctx.registry.deregister(tcp)
+                };
+                match result {
+                    Ok(()) => p.set_registered(want),
+                    // Without events the transfer could only stall: end it now.
+                    Err(e) if want => {
+                        log::warn!("{}: cannot register the data connection again: {e}", self.peer);
+                        p.fail(TransferOutcome::ConnectionLost("cannot use the data connection"));
+                    }
+                    // Still registered: the reactor only wakes more often.
+                    Err(_) => {}
+                }
+            }
+        }
         let tasks = p.take_tasks();
         let moved = !tasks.is_empty();
         for task in tasks {

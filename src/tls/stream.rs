@@ -69,6 +69,11 @@ impl NetStream {
         }
     }
 
+    /// The TCP socket, for (de)registering it with the reactor.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        &mut self.tcp
+    }
+
     /// Whether this stream is TLS.
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
