@@ -105,24 +105,6 @@ pub fn wait_readable(fd: BorrowedFd<'_>, millis: i32) -> bool {
     rc != 0
 }
 
-/// Sets a socket's `SO_RCVLOWAT`: `poll` reports it readable only once `bytes` are queued (or at
-/// its end, or on an error). Reads are not affected: they return what is there.
-///
-/// # Errors
-/// The `setsockopt` failure.
-pub fn set_recv_lowat(fd: BorrowedFd<'_>, bytes: i32) -> io::Result<()> {
-    let size = libc::socklen_t::try_from(std::mem::size_of::<i32>()).unwrap_or(4);
-    // SAFETY: `bytes` is a live i32 and `size` is its size.
-    let rc = unsafe {
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVLOWAT, (&bytes as *const i32).cast(), size)
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 /// Waits up to `millis` for a socket to take more bytes; true if it can (or has an error the
 /// next write will report).
 pub fn wait_writable(fd: BorrowedFd<'_>, millis: i32) -> bool {
