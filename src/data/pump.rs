@@ -27,7 +27,7 @@ use std::time::Instant;
 use crate::backend::{self, ReadStream, WriteStream};
 use crate::data::ascii::{FromCrlf, ToCrlf};
 use crate::data::{TransferBody, TransferOutcome};
-use crate::tls::stream::NetStream;
+use crate::tls::stream::{LentStream, NetStream};
 
 /// Size of each of a transfer's two buffers.
 pub const BUFFER_SIZE: usize = 256 * 1024;
@@ -81,14 +81,14 @@ pub enum PumpTask {
         /// Where to stop (the file's size at open).
         end: u64,
     },
-    /// Receive a plain upload on this worker: read the socket and write the file in one loop
-    /// (the bytes stay in this core's cache), until the socket has nothing for a moment, the
-    /// task limit, or the end, where the upload is committed.
+    /// Receive a binary upload on this worker: read the socket (and decrypt, under TLS) and
+    /// write the file in one loop (the bytes stay in this core's cache), until the socket has
+    /// nothing for a moment, the task limit, or the end, where the upload is committed.
     RecvFile {
         /// The file.
         stream: Box<dyn WriteStream>,
-        /// A duplicate of the data socket (non-blocking).
-        sock: std::net::TcpStream,
+        /// The data connection, lent by the reactor (non-blocking).
+        sock: LentStream,
         /// The receive buffer.
         buf: Vec<u8>,
         /// Set by the reactor before it shuts the socket to abort: an end is then not a commit.
@@ -134,8 +134,8 @@ pub enum PumpDone {
     RecvFile {
         /// The file, back home (not yet committed or aborted).
         stream: Option<Box<dyn WriteStream>>,
-        /// The socket duplicate, back home.
-        sock: std::net::TcpStream,
+        /// The lent data connection, back home.
+        sock: LentStream,
         /// The buffer, for the next task.
         buf: Vec<u8>,
         /// Bytes received by this task.
@@ -161,16 +161,18 @@ pub enum PumpDone {
 /// Why a receive task stopped.
 #[derive(Debug)]
 pub enum RecvFileState {
-    /// The socket had nothing for a moment, or the task limit was reached.
+    /// The socket had nothing for a moment.
     Waiting,
+    /// The task limit was reached with bytes still coming: run again.
+    More,
     /// The client closed: the upload was committed with this result.
     Committed(backend::Result<u64>),
     /// The reactor cancelled the transfer (ABOR, timeout): the stream is not committed.
     Cancelled,
     /// Writing the file failed.
     Storage(backend::Error),
-    /// The socket failed.
-    SocketFailed,
+    /// The socket (or TLS on it) failed.
+    SocketFailed(io::Error),
 }
 
 /// Why a sendfile task stopped.
@@ -239,11 +241,14 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
             let started = Instant::now();
             let state = loop {
                 if received >= SENDFILE_TASK_BYTES || started.elapsed() >= WORKER_TASK_TIME {
-                    break RecvFileState::Waiting;
+                    break RecvFileState::More;
                 }
-                match io::Read::read(&mut sock, &mut buf) {
+                match sock.read(&mut buf) {
                     Ok(0) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
                     Ok(0) => {
+                        // Answer the client's close_notify (TLS) before committing; one small
+                        // record, sent best effort: the data is complete whatever happens to it.
+                        let _ = sock.close_step();
                         let result = stream.commit();
                         return Some(PumpDone::RecvFile {
                             stream: None,
@@ -263,15 +268,20 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        if cancelled.load(Ordering::Acquire)
-                            || !crate::sys::wait_readable(sock.as_fd(), SENDFILE_WAIT_MS)
-                        {
+                        // A TLS handshake reply the socket did not take yet must go out first:
+                        // the client waits for it before it sends anything more.
+                        let ready = match sock.flush_step() {
+                            Ok(true) => crate::sys::wait_readable(sock.as_fd(), SENDFILE_WAIT_MS),
+                            Ok(false) => crate::sys::wait_writable(sock.as_fd(), SENDFILE_WAIT_MS),
+                            Err(e) => break RecvFileState::SocketFailed(e),
+                        };
+                        if cancelled.load(Ordering::Acquire) || !ready {
                             break RecvFileState::Waiting;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
-                    Err(_) => break RecvFileState::SocketFailed,
+                    Err(e) => break RecvFileState::SocketFailed(e),
                 }
             };
             Some(PumpDone::RecvFile { stream: Some(stream), sock, buf, received, state })
@@ -308,12 +318,12 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
 }
 
 enum Body {
-    /// A binary upload on a plain socket, received and written by workers.
+    /// A binary upload, received (and decrypted) and written by workers.
     RecvFile {
         /// `None` while a worker receives.
         stream: Option<Box<dyn WriteStream>>,
-        /// A duplicate of the data socket, made when it attaches; `None` while a worker receives.
-        sock: Option<std::net::TcpStream>,
+        /// The data connection lent when it attaches; `None` while a worker receives.
+        sock: Option<LentStream>,
         buf: Option<Vec<u8>>,
         cancelled: Arc<AtomicBool>,
         /// The worker committed the upload (or it failed): nothing more to do.
@@ -382,7 +392,8 @@ pub struct Pump {
 
 impl Pump {
     /// A transfer waiting for its data connection. With `zero_copy_ok` (no TLS), a binary
-    /// download of a local file is sent with sendfile.
+    /// download of a local file is sent with sendfile. A binary upload is received by workers
+    /// either way.
     pub fn new(id: u64, body: TransferBody, now: Instant, zero_copy_ok: bool) -> Pump {
         let body = match body {
             TransferBody::Download { stream, ascii: false, size, .. }
@@ -392,7 +403,7 @@ impl Pump {
                 Body::SendFile { stream: Some(stream), sock: None, offset, end: size.max(offset) }
             }
             TransferBody::Send(data) => Body::Send { data, pos: 0 },
-            TransferBody::Upload { stream, ascii: false } if zero_copy_ok => Body::RecvFile {
+            TransferBody::Upload { stream, ascii: false } => Body::RecvFile {
                 stream: Some(stream),
                 sock: None,
                 buf: Some(vec![0; RECV_BUFFER_START]),
@@ -487,10 +498,11 @@ impl Pump {
 
     /// Attaches the data connection.
     pub fn attach(&mut self, socket: NetStream, now: Instant) {
+        let mut socket = socket;
         if let Body::RecvFile { sock, .. } = &mut self.body {
-            match socket.plain_fd().map(|fd| fd.try_clone_to_owned()) {
-                Some(Ok(dup)) => *sock = Some(std::net::TcpStream::from(dup)),
-                _ => {
+            match socket.lend() {
+                Ok(lent) => *sock = Some(lent),
+                Err(_) => {
                     self.socket = Some(socket);
                     return self.fail(TransferOutcome::ConnectionLost("cannot use the data connection"));
                 }
@@ -658,6 +670,7 @@ impl Pump {
                             return;
                         }
                     }
+                    RecvFileState::More => *stream = s,
                     RecvFileState::Cancelled => {
                         if let Some(stream) = s {
                             self.tasks.push(PumpTask::Abort { stream });
@@ -668,9 +681,12 @@ impl Pump {
                         *stream = s;
                         return self.fail(TransferOutcome::Storage(e));
                     }
-                    RecvFileState::SocketFailed => {
+                    RecvFileState::SocketFailed(e) => {
                         *stream = s;
-                        return self.fail(TransferOutcome::ConnectionLost("data connection reset by the client"));
+                        return self.fail(
+                            tls_failure(&e)
+                                .unwrap_or(TransferOutcome::ConnectionLost("data connection reset by the client")),
+                        );
                     }
                 }
             }
@@ -710,6 +726,13 @@ impl Pump {
     fn drive_recvfile(&mut self) {
         let Body::RecvFile { stream, sock, buf, cancelled, ended } = &mut self.body else { return };
         if self.socket.is_none() || *ended {
+            return;
+        }
+        // Only when there is something to do: registering the socket again reports it writable,
+        // and a task per such event would cycle a worker every few milliseconds while a client
+        // sends nothing.
+        let has_work = sock.as_ref().is_some_and(|s| s.wants_write() || crate::sys::wait_readable(s.as_fd(), 0));
+        if !has_work {
             return;
         }
         if let (Some(stream), Some(sock), Some(buf)) = (stream.take(), sock.take(), buf.take()) {

@@ -25,6 +25,17 @@ const TLS_DATA_READ: usize = 128 * 1024;
 pub struct NetStream {
     tcp: TcpStream,
     tls: Option<Box<TlsLayer>>,
+    /// The TLS session is lent to a worker with the socket (see [`NetStream::lend`]).
+    tls_lent: bool,
+}
+
+/// A data connection lent to a worker thread: a duplicate of the socket's descriptor and, under
+/// TLS, the session itself, so one thread decrypts and writes the file (handing every buffer
+/// from the reactor's core to a worker's cost more than the decryption). Blocking callers wait
+/// on [`as_fd`](Self::as_fd) when a call returns `WouldBlock`.
+pub struct LentStream {
+    tcp: std::net::TcpStream,
+    tls: Option<Box<TlsLayer>>,
 }
 
 struct TlsLayer {
@@ -48,7 +59,7 @@ struct InBuf {
 impl NetStream {
     /// A clear-text stream.
     pub fn plain(tcp: TcpStream) -> NetStream {
-        NetStream { tcp, tls: None }
+        NetStream { tcp, tls: None, tls_lent: false }
     }
 
     /// Puts TLS on this stream from now on. `token` is written into the tickets this session
@@ -76,14 +87,28 @@ impl NetStream {
 
     /// Whether this stream is TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        self.tls.is_some() || self.tls_lent
     }
 
     /// The socket's descriptor when the stream is plain TCP (for sendfile); `None` under TLS,
     /// where every byte must pass through rustls.
     pub fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        self.tls.is_none().then(|| self.tcp.as_fd())
+        (!self.is_tls()).then(|| self.tcp.as_fd())
+    }
+
+    /// Lends the connection to a worker: a duplicate of the descriptor, and the TLS session if
+    /// there is one. Until it is given back this stream must not be read or written; it can
+    /// still be registered, deregistered and shut down (which stops the worker).
+    ///
+    /// # Errors
+    /// The descriptor could not be duplicated; nothing was lent.
+    pub fn lend(&mut self) -> io::Result<LentStream> {
+        use std::os::fd::AsFd;
+        let fd = self.tcp.as_fd().try_clone_to_owned()?;
+        let tls = self.tls.take();
+        self.tls_lent = tls.is_some();
+        Ok(LentStream { tcp: std::net::TcpStream::from(fd), tls })
     }
 
     /// Shuts the socket down in both directions now (stops a sendfile running on a worker
@@ -98,21 +123,9 @@ impl NetStream {
     /// Socket errors; `InvalidData` for a TLS failure (bad handshake, bad record, refused ALPN);
     /// `PermissionDenied` when `--tls-require-reuse` is not met.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_mut() else { return self.tcp.read(buf) };
-        loop {
-            match tls.conn.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    log::debug!("TLS peer closed without close_notify; treating it as end of data");
-                    return Ok(0);
-                }
-                Err(e) => return Err(e),
-            }
-            if !tls.pull(&mut self.tcp)? {
-                // TCP end of file: whatever rustls still holds, then the end.
-                return Ok(tls.conn.reader().read(buf).unwrap_or(0));
-            }
+        match self.tls.as_mut() {
+            None => self.tcp.read(buf),
+            Some(tls) => tls.read(&mut self.tcp, buf),
         }
     }
 
@@ -121,26 +134,10 @@ impl NetStream {
     /// # Errors
     /// As [`read`](Self::read).
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(tls) = self.tls.as_mut() else { return self.tcp.write(buf) };
-        if !tls.flush(&mut self.tcp)? {
-            return Err(io::ErrorKind::WouldBlock.into());
+        match self.tls.as_mut() {
+            None => self.tcp.write(buf),
+            Some(tls) => tls.write(&mut self.tcp, buf),
         }
-        if tls.conn.is_handshaking() {
-            // Drive the handshake from the read side; data waits until it is done.
-            match tls.pull(&mut self.tcp) {
-                Ok(true) => {}
-                Ok(false) => return Err(io::ErrorKind::ConnectionAborted.into()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            if tls.conn.is_handshaking() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-        }
-        tls.check_resumption()?;
-        let n = tls.conn.writer().write(&buf[..buf.len().min(TLS_WRITE_CHUNK)])?;
-        tls.flush(&mut self.tcp)?;
-        Ok(n)
     }
 
     /// Pushes buffered TLS records to the socket; true when nothing is left to send.
@@ -159,33 +156,128 @@ impl NetStream {
     /// # Errors
     /// Socket errors.
     pub fn close_step(&mut self) -> io::Result<bool> {
-        let Some(tls) = self.tls.as_mut() else { return Ok(true) };
-        if tls.conn.is_handshaking() && !tls.close_sent {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.close_step(&mut self.tcp),
+        }
+    }
+}
+
+impl LentStream {
+    /// As [`NetStream::read`].
+    ///
+    /// # Errors
+    /// As [`NetStream::read`].
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.tcp.read(buf),
+            Some(tls) => tls.read(&mut self.tcp, buf),
+        }
+    }
+
+    /// Whether TLS records wait to be sent (a handshake reply the socket did not take).
+    pub fn wants_write(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.conn.wants_write())
+    }
+
+    /// As [`NetStream::flush_step`].
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn flush_step(&mut self) -> io::Result<bool> {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.flush(&mut self.tcp),
+        }
+    }
+
+    /// As [`NetStream::close_step`].
+    ///
+    /// # Errors
+    /// As [`NetStream::close_step`].
+    pub fn close_step(&mut self) -> io::Result<bool> {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.close_step(&mut self.tcp),
+        }
+    }
+}
+
+impl std::os::fd::AsFd for LentStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.tcp.as_fd()
+    }
+}
+
+impl TlsLayer {
+    /// Reads plaintext from the session (see [`NetStream::read`]).
+    fn read<S: Read + Write>(&mut self, tcp: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    log::debug!("TLS peer closed without close_notify; treating it as end of data");
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            }
+            if !self.pull(tcp)? {
+                // TCP end of file: whatever rustls still holds, then the end.
+                return Ok(self.conn.reader().read(buf).unwrap_or(0));
+            }
+        }
+    }
+
+    /// Writes plaintext into the session (see [`NetStream::write`]).
+    fn write<S: Read + Write>(&mut self, tcp: &mut S, buf: &[u8]) -> io::Result<usize> {
+        if !self.flush(tcp)? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        if self.conn.is_handshaking() {
+            // Drive the handshake from the read side; data waits until it is done.
+            match self.pull(tcp) {
+                Ok(true) => {}
+                Ok(false) => return Err(io::ErrorKind::ConnectionAborted.into()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if self.conn.is_handshaking() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+        self.check_resumption()?;
+        let n = self.conn.writer().write(&buf[..buf.len().min(TLS_WRITE_CHUNK)])?;
+        self.flush(tcp)?;
+        Ok(n)
+    }
+
+    /// Sends close_notify once and flushes (see [`NetStream::close_step`]).
+    fn close_step<S: Read + Write>(&mut self, tcp: &mut S) -> io::Result<bool> {
+        if self.conn.is_handshaking() && !self.close_sent {
             // Nothing was sent yet (an empty listing or file): finish the handshake first, or
             // the client sees its handshake cut rather than an empty, properly closed stream.
-            tls.flush(&mut self.tcp)?;
-            match tls.pull(&mut self.tcp) {
+            self.flush(tcp)?;
+            match self.pull(tcp) {
                 Ok(true) => {}
                 Ok(false) => return Err(io::ErrorKind::ConnectionAborted.into()),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) => return Err(e),
             }
-            if tls.conn.is_handshaking() {
+            if self.conn.is_handshaking() {
                 return Ok(false);
             }
         }
-        tls.check_resumption()?;
-        if !tls.close_sent {
-            tls.conn.send_close_notify();
-            tls.close_sent = true;
+        self.check_resumption()?;
+        if !self.close_sent {
+            self.conn.send_close_notify();
+            self.close_sent = true;
         }
-        tls.flush(&mut self.tcp)
+        self.flush(tcp)
     }
-}
 
-impl TlsLayer {
     /// Sends what rustls has queued; true when all of it went out.
-    fn flush(&mut self, tcp: &mut TcpStream) -> io::Result<bool> {
+    fn flush<S: Write>(&mut self, tcp: &mut S) -> io::Result<bool> {
         while self.conn.wants_write() {
             match self.conn.write_tls(tcp) {
                 Ok(_) => {}
@@ -199,7 +291,7 @@ impl TlsLayer {
 
     /// Reads TLS records from the socket (or the data connection's read buffer) and processes
     /// them. `Ok(false)` at TCP end of file.
-    fn pull(&mut self, tcp: &mut TcpStream) -> io::Result<bool> {
+    fn pull<S: Read + Write>(&mut self, tcp: &mut S) -> io::Result<bool> {
         loop {
             let read = match self.inbuf.as_mut() {
                 None => self.conn.read_tls(tcp),

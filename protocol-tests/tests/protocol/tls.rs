@@ -148,6 +148,21 @@ fn require_reuse_refuses_data_connections_that_do_not_resume_the_session() {
 }
 
 #[test]
+fn require_reuse_refuses_an_upload_that_does_not_resume_and_stores_nothing() {
+    // Uploads are received (and decrypted) by a worker, which also runs the data handshake.
+    let t = start(&["--tls-require-reuse"]);
+    let script = py_client(t.server.addr.port())
+        + "try:\n    f.storbinary('STOR u.bin', io.BytesIO(b'x' * 300000)); print('allowed')\n\
+           except ftplib.error_perm as e:\n    print(str(e)[:3])\n\
+           except (ssl.SSLError, OSError):\n    \
+               try:\n        f.voidresp()\n    except ftplib.error_perm as e:\n        print(str(e)[:3])\n\
+           print(f.sendcmd('NOOP')[:3])\n";
+    assert_eq!(python(&script).split_whitespace().collect::<Vec<_>>(), ["522", "200"]);
+    let left: Vec<_> = std::fs::read_dir(t.server.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "neither the file nor a partial one is left: {left:?}");
+}
+
+#[test]
 fn foreign_alpn_and_broken_handshakes_leave_the_server_serving() {
     let t = start(&["--implicit-tls"]);
     let port = t.server.addr.port();
