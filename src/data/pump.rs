@@ -9,10 +9,12 @@
 //! is not read, or no read is submitted). Only one worker task per transfer is in flight, so
 //! file operations stay in order.
 //!
-//! Plain (non-TLS) binary transfers skip the reactor's buffers: a local file is sent with
-//! sendfile (`Body::SendFile`), and an upload is received and written by a worker in one loop
-//! (`Body::RecvFile`). Those workers use a duplicate of the socket's descriptor; to stop one
-//! the reactor marks the transfer cancelled and shuts the socket down.
+//! Binary transfers of local files skip the reactor's buffers: a plain download is sent with
+//! sendfile (`Body::SendFile`), a TLS one is read, encrypted and sent by a worker in one loop
+//! (`Body::SendStream`), and every binary upload is received (decrypted) and written by a worker
+//! in one loop (`Body::RecvFile`), so each buffer stays on one core. Those workers use the data
+//! connection lent by the reactor (a duplicate of the descriptor, and the TLS session); to stop
+//! one the reactor marks the transfer cancelled and shuts the socket down.
 //!
 //! The pump does not own workers or the poll: it hands out `PumpTask`s and takes `PumpDone`s,
 //! and the reactor moves them.
@@ -94,6 +96,10 @@ pub enum PumpTask {
         /// Set by the reactor before it shuts the socket to abort: an end is then not a commit.
         cancelled: Arc<AtomicBool>,
     },
+    /// Send a binary download on this worker: read the file and write it (encrypting, under
+    /// TLS) in one loop, until the socket is full for a moment, the task limit, or the end,
+    /// where what TLS holds is flushed.
+    SendStream(SendJob),
     /// Give an upload up (a replaced file is left as it was).
     Abort {
         /// The file.
@@ -143,6 +149,15 @@ pub enum PumpDone {
         /// Why it stopped.
         state: RecvFileState,
     },
+    /// A send task stopped.
+    SendStream {
+        /// The file, the lent connection and the buffer, back home.
+        job: SendJob,
+        /// Bytes sent by this task.
+        sent: u64,
+        /// Why it stopped.
+        state: SendStreamState,
+    },
     /// A sendfile task finished.
     SendFile {
         /// The file, back home.
@@ -156,6 +171,37 @@ pub enum PumpDone {
         /// Why it stopped.
         state: SendFileState,
     },
+}
+
+/// What a worker-side download carries between tasks.
+pub struct SendJob {
+    /// The file.
+    stream: Box<dyn ReadStream>,
+    /// The data connection, lent by the reactor.
+    sock: LentStream,
+    /// `buf[pos..len]` is read and not yet sent; the buffer keeps its length, so it is zeroed
+    /// once, not before every read.
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    /// The file is read to its end.
+    eof: bool,
+}
+
+/// Why a send task stopped.
+#[derive(Debug)]
+pub enum SendStreamState {
+    /// The file is sent and TLS flushed: the reactor takes the connection back and closes it.
+    Done,
+    /// The task limit was reached: run again.
+    More,
+    /// The socket took nothing (or, during the TLS handshake, the client sent nothing) for a
+    /// moment: wait for it.
+    Stalled,
+    /// Reading the file failed.
+    Storage(backend::Error),
+    /// The socket (or TLS on it) failed.
+    SocketFailed(io::Error),
 }
 
 /// Why a receive task stopped.
@@ -286,6 +332,7 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
             };
             Some(PumpDone::RecvFile { stream: Some(stream), sock, buf, received, state })
         }
+        PumpTask::SendStream(job) => Some(run_send_stream(job)),
         PumpTask::SendFile { stream, sock, mut offset, end } => {
             let mut sent = 0u64;
             let started = Instant::now();
@@ -317,6 +364,57 @@ pub fn run_task(task: PumpTask) -> Option<PumpDone> {
     }
 }
 
+/// The worker loop of a [`PumpTask::SendStream`].
+fn run_send_stream(mut job: SendJob) -> PumpDone {
+    let mut sent = 0u64;
+    let started = Instant::now();
+    let state = loop {
+        if job.pos == job.len {
+            if job.eof {
+                match job.sock.flush_step() {
+                    Ok(true) => break SendStreamState::Done,
+                    Ok(false) if crate::sys::wait_writable(job.sock.as_fd(), SENDFILE_WAIT_MS) => continue,
+                    Ok(false) => break SendStreamState::Stalled,
+                    Err(e) => break SendStreamState::SocketFailed(e),
+                }
+            }
+            if sent >= SENDFILE_TASK_BYTES || started.elapsed() >= WORKER_TASK_TIME {
+                break SendStreamState::More;
+            }
+            if job.buf.len() < BUFFER_SIZE {
+                job.buf.resize(BUFFER_SIZE, 0);
+            }
+            match job.stream.read(&mut job.buf) {
+                Ok(0) => job.eof = true,
+                Ok(n) => (job.pos, job.len) = (0, n),
+                Err(e) => break SendStreamState::Storage(e),
+            }
+            continue;
+        }
+        match job.sock.write(&job.buf[job.pos..job.len]) {
+            Ok(0) => break SendStreamState::SocketFailed(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                job.pos += n;
+                sent += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // During the handshake rustls waits for the client, not for the socket.
+                let ready = if job.sock.is_handshaking() && !job.sock.wants_write() {
+                    crate::sys::wait_readable(job.sock.as_fd(), SENDFILE_WAIT_MS)
+                } else {
+                    crate::sys::wait_writable(job.sock.as_fd(), SENDFILE_WAIT_MS)
+                };
+                if !ready {
+                    break SendStreamState::Stalled;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break SendStreamState::SocketFailed(e),
+        }
+    };
+    PumpDone::SendStream { job, sent, state }
+}
+
 enum Body {
     /// A binary upload, received (and decrypted) and written by workers.
     RecvFile {
@@ -341,6 +439,14 @@ enum Body {
     Send {
         data: Vec<u8>,
         pos: usize,
+    },
+    /// A binary download of a local file over TLS, read, encrypted and sent by workers.
+    SendStream {
+        /// The file until the data connection attaches.
+        waiting: Option<Box<dyn ReadStream>>,
+        /// Home between tasks; `None` while a worker sends (`in_flight`) or once done.
+        job: Option<SendJob>,
+        in_flight: bool,
     },
     Download {
         /// `None` while a worker reads.
@@ -403,6 +509,11 @@ impl Pump {
                 Body::SendFile { stream: Some(stream), sock: None, offset, end: size.max(offset) }
             }
             TransferBody::Send(data) => Body::Send { data, pos: 0 },
+            // Under TLS a local file is encrypted by the worker that reads it: handing each
+            // buffer from a worker's core to the reactor's cost more than the encryption.
+            TransferBody::Download { stream, ascii: false, .. } if stream.sendfile_source().is_some() => {
+                Body::SendStream { waiting: Some(stream), job: None, in_flight: false }
+            }
             TransferBody::Upload { stream, ascii: false } => Body::RecvFile {
                 stream: Some(stream),
                 sock: None,
@@ -465,7 +576,8 @@ impl Pump {
     pub fn wanted_registration(&self) -> Option<bool> {
         self.socket.as_ref()?;
         let worker_holds_socket =
-            matches!(&self.body, Body::RecvFile { sock: None, .. } | Body::SendFile { sock: None, .. });
+            matches!(&self.body, Body::RecvFile { sock: None, .. } | Body::SendFile { sock: None, .. })
+                || matches!(&self.body, Body::SendStream { in_flight: true, .. });
         let want = !worker_holds_socket;
         (want != self.registered).then_some(want)
     }
@@ -503,6 +615,17 @@ impl Pump {
             match socket.lend() {
                 Ok(lent) => *sock = Some(lent),
                 Err(_) => {
+                    self.socket = Some(socket);
+                    return self.fail(TransferOutcome::ConnectionLost("cannot use the data connection"));
+                }
+            }
+        }
+        if let Body::SendStream { waiting, job, .. } = &mut self.body {
+            match (waiting.take(), socket.lend()) {
+                (Some(stream), Ok(sock)) => {
+                    *job = Some(SendJob { stream, sock, buf: Vec::new(), pos: 0, len: 0, eof: false });
+                }
+                _ => {
                     self.socket = Some(socket);
                     return self.fail(TransferOutcome::ConnectionLost("cannot use the data connection"));
                 }
@@ -550,7 +673,7 @@ impl Pump {
     /// of stream is not taken for a complete upload), then shut the socket to stop it now.
     fn stop_worker(&mut self) {
         let in_flight = match &self.body {
-            Body::SendFile { stream: None, .. } => true,
+            Body::SendFile { stream: None, .. } | Body::SendStream { in_flight: true, .. } => true,
             Body::RecvFile { stream: None, ended: false, cancelled, .. } => {
                 cancelled.store(true, Ordering::Release);
                 true
@@ -647,6 +770,38 @@ impl Pump {
                     }
                 }
             }
+            (PumpDone::SendStream { job: j, sent, state }, Body::SendStream { in_flight, .. }) => {
+                *in_flight = false;
+                if sent > 0 {
+                    self.record_progress(usize::try_from(sent).unwrap_or(usize::MAX), now);
+                }
+                let Body::SendStream { job, .. } = &mut self.body else { return };
+                match state {
+                    SendStreamState::Done => {
+                        // The reactor says goodbye (close_notify) on its own stream.
+                        if let Some(socket) = self.socket.as_mut() {
+                            socket.give_back(j.sock);
+                        }
+                        self.begin_close();
+                        return;
+                    }
+                    SendStreamState::More => *job = Some(j),
+                    SendStreamState::Stalled => {
+                        let writable = crate::sys::writable_now(j.sock.as_fd());
+                        *job = Some(j);
+                        // The socket may have drained (and signalled) while the worker waited.
+                        if !writable {
+                            return;
+                        }
+                    }
+                    SendStreamState::Storage(e) => return self.fail(TransferOutcome::Storage(e)),
+                    SendStreamState::SocketFailed(e) => {
+                        log::debug!("send: {e}");
+                        return self
+                            .fail(tls_failure(&e).unwrap_or(TransferOutcome::ClosedByPeer { bytes: self.bytes }));
+                    }
+                }
+            }
             (PumpDone::RecvFile { stream: s, sock: d, buf: b, received, state }, Body::RecvFile { sock, buf, .. }) => {
                 *sock = Some(d);
                 *buf = Some(b);
@@ -716,6 +871,7 @@ impl Pump {
         match self.body {
             Body::RecvFile { .. } => self.drive_recvfile(),
             Body::SendFile { .. } => self.drive_sendfile(),
+            Body::SendStream { .. } => self.drive_sendstream(),
             Body::Send { .. } => self.drive_send(now),
             Body::Download { .. } => self.drive_download(now),
             Body::Upload { .. } => self.drive_upload(now),
@@ -751,6 +907,26 @@ impl Pump {
         }
         if let (Some(stream), Some(sock)) = (stream.take(), sock.take()) {
             self.tasks.push(PumpTask::SendFile { stream, sock, offset: *offset, end: *end });
+        }
+    }
+
+    /// Hands the next send task to a worker when the socket is attached and none runs. During
+    /// the TLS handshake only once the client has sent something (registering the socket again
+    /// reports it writable, and a task per such event would cycle a worker while it waits).
+    fn drive_sendstream(&mut self) {
+        let Body::SendStream { job, in_flight, .. } = &mut self.body else { return };
+        if self.socket.is_none() || *in_flight {
+            return;
+        }
+        let waits_for_client = job.as_ref().is_some_and(|j| {
+            j.sock.is_handshaking() && !j.sock.wants_write() && !crate::sys::wait_readable(j.sock.as_fd(), 0)
+        });
+        if waits_for_client {
+            return;
+        }
+        if let Some(job) = job.take() {
+            *in_flight = true;
+            self.tasks.push(PumpTask::SendStream(job));
         }
     }
 

@@ -117,6 +117,14 @@ impl NetStream {
         let _ = self.tcp.shutdown(std::net::Shutdown::Both);
     }
 
+    /// Takes back what [`lend`](Self::lend) lent (the duplicate descriptor is closed).
+    pub fn give_back(&mut self, lent: LentStream) {
+        if lent.tls.is_some() {
+            self.tls = lent.tls;
+        }
+        self.tls_lent = false;
+    }
+
     /// Reads plaintext. `Ok(0)` is end of stream; `WouldBlock` means wait for readiness.
     ///
     /// # Errors
@@ -173,6 +181,22 @@ impl LentStream {
             None => self.tcp.read(buf),
             Some(tls) => tls.read(&mut self.tcp, buf),
         }
+    }
+
+    /// Writes plaintext; as [`NetStream::write`].
+    ///
+    /// # Errors
+    /// As [`NetStream::write`].
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.tcp.write(buf),
+            Some(tls) => tls.write(&mut self.tcp, buf),
+        }
+    }
+
+    /// Whether the TLS handshake is still going on.
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|tls| tls.conn.is_handshaking())
     }
 
     /// Whether TLS records wait to be sent (a handshake reply the socket did not take).

@@ -107,6 +107,30 @@ fn python_ftp_tls_with_prot_p_lists_uploads_and_downloads() {
 }
 
 #[test]
+fn prot_p_downloads_of_an_empty_file_a_resumed_one_and_an_aborted_one() {
+    // Downloads under TLS are read and encrypted by a worker; the reactor closes the stream.
+    let t = start(&[]);
+    std::fs::write(t.server.path().join("empty"), b"").unwrap();
+    std::fs::write(t.server.path().join("big.bin"), pattern(32 << 20, 43)).unwrap();
+    let script = py_client(t.server.addr.port())
+        + "got = io.BytesIO(); print(f.retrbinary('RETR empty', got.write)[:3], len(got.getvalue()))\n\
+           got = io.BytesIO(); f.retrbinary('RETR big.bin', got.write, rest=1000003)\n\
+           data = open(os.environ['BIG'], 'rb').read()\n\
+           print('resumed', got.getvalue() == data[1000003:])\n\
+           c = f.transfercmd('RETR big.bin'); c.recv(65536)\n\
+           resp = f.abort(); c.close()\n\
+           print('aborted', resp[:3])\n\
+           resp.startswith('426') and f.voidresp()\n\
+           print(f.sendcmd('NOOP')[:3])\n\
+           f.quit()\n";
+    let out =
+        Command::new("python3").args(["-c", &script]).env("BIG", t.server.path().join("big.bin")).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["226 0", "resumed True", "aborted 426", "200"], "{out:?}");
+}
+
+#[test]
 fn lftp_with_ssl_force_mirrors_both_ways() {
     assert!(have("lftp"), "lftp is not installed: the README's test command installs it");
     let t = start(&["--tls-require-reuse"]);
