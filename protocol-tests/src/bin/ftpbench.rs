@@ -364,8 +364,9 @@ fn run(o: &Options) -> Result<(), String> {
 
     for (name, upload) in [("RETR", false), ("STOR", true)] {
         let mut rates = Vec::new();
-        let c0 = cpu(target.pid);
+        let mut server_cpu = Some(0.0);
         for _ in 0..o.rounds {
+            let c0 = cpu(target.pid);
             let start = Instant::now();
             if upload {
                 ftp.stor_pattern("ftpbench-up.bin", size, &pattern).map_err(e)?;
@@ -373,6 +374,16 @@ fn run(o: &Options) -> Result<(), String> {
                 ftp.retr_discard("ftpbench.bin", &mut buf).map_err(e)?;
             }
             rates.push(size as f64 / start.elapsed().as_secs_f64());
+            server_cpu = match (server_cpu, c0, cpu(target.pid)) {
+                (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
+                _ => None,
+            };
+            if upload {
+                // Each round stores a new file, as a first upload does: replacing the last
+                // one frees a GiB of page cache inside the measurement (and on a VM whose
+                // freed memory goes back to the host, the new pages fault in slowly).
+                ftp.cmd_expect("DELE ftpbench-up.bin", 250).map_err(e)?;
+            }
         }
         let rate = median(rates);
         rows.push((
@@ -380,8 +391,8 @@ fn run(o: &Options) -> Result<(), String> {
             format!("{:.0} MB/s", rate / 1e6),
             format!("{:.2}x", rate / raw),
         ));
-        if let (Some(a), Some(b)) = (c0, cpu(target.pid)) {
-            let per_gib = (b - a) / (gib(size) * o.rounds as f64);
+        if let Some(seconds) = server_cpu {
+            let per_gib = seconds / (gib(size) * o.rounds as f64);
             rows.push((format!("{name} server CPU"), format!("{per_gib:.2} s/GiB"), String::new()));
         }
     }
