@@ -21,7 +21,8 @@
 //! 4. The open stream comes back; the session replies 150 and hands a
 //!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: for a local
 //!    file on a plain connection a worker sends it with sendfile until the socket is full, and
-//!    the reactor hands it back when the socket drains; otherwise workers fill buffers (up to
+//!    the reactor hands it back when the socket drains; under TLS a worker reads, encrypts and
+//!    sends it the same way; otherwise (ASCII, remote files) workers fill buffers (up to
 //!    `--buffer-size` ahead) while the reactor writes them to the socket.
 //! 5. At end of file the reactor closes the data connection and reports
 //!    [`data::TransferOutcome::Complete`]; the session replies 226.
