@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use protocol_tests::client::Client;
 use protocol_tests::wait::wait_until;
-use protocol_tests::{pattern, Server};
+use protocol_tests::{pattern, sha256, Server};
 
 /// A fresh client logs in and gets answers, and the server's memory stayed bounded.
 #[track_caller]
@@ -142,6 +142,42 @@ fn a_client_that_never_reads_its_data_connection_times_out() {
     assert!(t.elapsed() < Duration::from_secs(10));
     drop(data);
     assert_eq!(c.cmd("NOOP").code, 200);
+    still_serves(&s);
+}
+
+#[test]
+fn a_download_read_in_fits_and_starts_arrives_whole_while_others_are_served() {
+    // The reader pauses with the socket full many times: each pause leaves the server's
+    // send waiting for room and handing the transfer back to the event loop.
+    let s = Server::start(&[]);
+    let data = pattern(24 << 20, 77);
+    std::fs::write(s.path().join("big"), &data).unwrap();
+    let mut slow = Client::login_anonymous(s.addr);
+    assert_eq!(slow.cmd("TYPE I").code, 200);
+    let (mut sock, r) = slow.open_data("RETR big");
+    assert_eq!(r.code, 150);
+    let mut other = Client::login_anonymous(s.addr);
+    let mut got = Vec::with_capacity(data.len());
+    let mut chunk = vec![0u8; 256 << 10];
+    let mut pauses = 0;
+    loop {
+        let n = sock.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&chunk[..n]);
+        if got.len() / (2 << 20) > pauses {
+            pauses += 1;
+            // Another session is answered at once while this download waits for its reader.
+            assert_eq!(other.cmd("NOOP").code, 200);
+            assert_eq!(other.cmd("SIZE big").text(), format!("213 {}", data.len()));
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+    assert_eq!(slow.reply().code, 226);
+    assert_eq!(got.len(), data.len());
+    assert_eq!(sha256(&got), sha256(&data));
+    assert_eq!(slow.retr("big").len(), data.len(), "the session goes on with the next download");
     still_serves(&s);
 }
 
