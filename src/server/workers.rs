@@ -4,9 +4,10 @@
 //! A job that panics (a bug) does not take its session down with it: the session gets an
 //! `Other` error, or its transfer fails, and the worker carries on.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use mio::Waker;
@@ -84,10 +85,49 @@ pub enum Completion {
     },
 }
 
-/// The running pool.
+/// The running pool. Dropping it lets the workers finish their current task and exit.
 pub struct Workers {
-    tx: Sender<Task>,
+    queue: Arc<Queue>,
     _threads: Vec<JoinHandle<()>>,
+}
+
+/// The tasks waiting for a worker. One task wakes at most one sleeping worker, and none when
+/// every worker is busy: a worker takes the next task itself when it finishes one. (A shared
+/// `mpsc::Receiver` behind a mutex woke two threads per task: the one that received it, and
+/// the next idle one, to wait in `recv` in its place.)
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Condvar,
+}
+
+struct QueueState {
+    tasks: VecDeque<Task>,
+    /// Workers waiting on `ready`.
+    sleeping: usize,
+    /// The pool is gone: workers exit.
+    closed: bool,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next task, waiting for one; `None` once the pool is closed.
+    fn next(&self) -> Option<Task> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return None;
+            }
+            if let Some(task) = state.tasks.pop_front() {
+                return Some(task);
+            }
+            state.sleeping += 1;
+            state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+            state.sleeping -= 1;
+        }
+    }
 }
 
 impl Workers {
@@ -96,36 +136,46 @@ impl Workers {
     /// # Errors
     /// A thread could not be spawned.
     pub fn start(n: usize, done: Sender<Completion>, waker: Arc<Waker>) -> std::io::Result<Workers> {
-        let (tx, rx) = mpsc::channel::<Task>();
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState { tasks: VecDeque::new(), sleeping: 0, closed: false }),
+            ready: Condvar::new(),
+        });
         let mut threads = Vec::with_capacity(n);
         for i in 0..n.max(1) {
-            let (rx, done, waker) = (rx.clone(), done.clone(), waker.clone());
+            let (queue, done, waker) = (queue.clone(), done.clone(), waker.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("ftpvfs-worker-{i}"))
                     .stack_size(256 * 1024)
-                    .spawn(move || worker_loop(&rx, &done, &waker))?,
+                    .spawn(move || worker_loop(&queue, &done, &waker))?,
             );
         }
-        Ok(Workers { tx, _threads: threads })
+        Ok(Workers { queue, _threads: threads })
     }
 
-    /// Queues a task. If the pool is gone (only at exit) the task is dropped.
+    /// Queues a task, waking a sleeping worker if no worker is free to take it.
     pub fn submit(&self, task: Task) {
-        let _ = self.tx.send(task);
+        let wake = {
+            let mut state = self.queue.lock();
+            state.tasks.push_back(task);
+            // Tasks queued ahead of this one have each woken a sleeper already.
+            state.sleeping >= state.tasks.len()
+        };
+        if wake {
+            self.queue.ready.notify_one();
+        }
     }
 }
 
-fn worker_loop(rx: &Mutex<Receiver<Task>>, done: &Sender<Completion>, waker: &Waker) {
-    loop {
-        let task = {
-            let guard = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match guard.recv() {
-                Ok(t) => t,
-                Err(_) => return, // the reactor is gone
-            }
-        };
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
+    }
+}
+
+fn worker_loop(queue: &Queue, done: &Sender<Completion>, waker: &Waker) {
+    while let Some(task) = queue.next() {
         let completion = match task {
             Task::Session { conn, job, vfs } => {
                 let result = catch_unwind(AssertUnwindSafe(|| jobs::run(vfs.as_ref(), job))).unwrap_or_else(|_| {
@@ -158,5 +208,68 @@ fn worker_loop(rx: &Mutex<Receiver<Task>>, done: &Sender<Completion>, waker: &Wa
                 log::error!("cannot wake the reactor: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn pool(n: usize) -> (Workers, mpsc::Receiver<Completion>, mio::Poll) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let (tx, rx) = mpsc::channel();
+        (Workers::start(n, tx, waker).unwrap(), rx, poll)
+    }
+
+    fn task(slot: usize, work: impl FnOnce() -> Result<serde_json::Value, String> + Send + 'static) -> Task {
+        Task::Rc { slot, generation: 0, work: Box::new(work) }
+    }
+
+    #[test]
+    fn a_burst_larger_than_the_pool_is_run_once_each_even_while_workers_are_busy() {
+        let (workers, done, _poll) = pool(3);
+        // Two workers are held busy while a hundred tasks queue behind them.
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        for slot in 0..2 {
+            let r = release_rx.clone();
+            workers.submit(task(1000 + slot, move || {
+                let _ = r.lock().unwrap().recv();
+                Ok(serde_json::Value::Null)
+            }));
+        }
+        for slot in 0..100 {
+            workers.submit(task(slot, move || Ok(serde_json::json!(slot))));
+        }
+        let mut seen = [false; 100];
+        for _ in 0..100 {
+            match done.recv_timeout(Duration::from_secs(10)).expect("a task was left in the queue") {
+                Completion::Rc { slot, result, .. } => {
+                    assert_eq!(result.unwrap(), serde_json::json!(slot));
+                    assert!(!std::mem::replace(&mut seen[slot], true), "task {slot} ran twice");
+                }
+                _ => panic!("unexpected completion"),
+            }
+        }
+        release_tx.send(()).unwrap();
+        release_tx.send(()).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(done.recv_timeout(Duration::from_secs(10)).unwrap(), Completion::Rc { slot: 1000.., .. }));
+        }
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_and_the_worker_goes_on() {
+        let (workers, done, _poll) = pool(1);
+        workers.submit(task(1, || panic!("a bug")));
+        workers.submit(task(2, || Ok(serde_json::Value::Bool(true))));
+        let first = done.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(matches!(first, Completion::Rc { slot: 1, result: Err(_), .. }));
+        let second = done.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert!(matches!(second, Completion::Rc { slot: 2, result: Ok(_), .. }));
     }
 }
