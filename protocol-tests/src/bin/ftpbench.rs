@@ -6,15 +6,17 @@
 //! ftpbench --addr 127.0.0.1:21 --user u --pass p [--pid N] [--root /srv/ftp] [--tls]
 //! ```
 //! Figures: raw TCP (loopback, in-process), RETR and STOR throughput (plain, and with `--tls`
-//! PROT P through curl), server CPU per GiB (with a known server pid), small-file sessions per
+//! PROT P through an in-process rustls client that resumes the control connection's TLS session
+//! on each data connection and does not check the server's certificate), server CPU per GiB (with a known server pid), small-file sessions per
 //! second (100 clients: login, 4 KiB STOR, RETR, QUIT), LIST and MLSD of 10,000 files (the
 //! files are made in `--root` when given, else uploaded), idle server RSS and RSS per idle
 //! logged-in session. Speed is measured here, never asserted in tests.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Options {
@@ -84,25 +86,48 @@ fn parse_options() -> Result<Options, String> {
     Ok(o)
 }
 
+/// A byte stream the client talks over: a plain socket or TLS on one.
+trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A control connection with just what the benchmark needs.
 struct Ftp {
-    /// The control connection (one descriptor: writes go through `get_ref`).
-    reader: BufReader<TcpStream>,
+    /// The control connection.
+    reader: BufReader<Box<dyn Stream>>,
+    /// The server's address, for data connections.
+    peer: IpAddr,
+    /// Data connections use TLS with this configuration (PROT P).
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Ftp {
     fn login(addr: SocketAddr, user: &str, pass: &str) -> io::Result<Ftp> {
+        Self::login_with(addr, user, pass, None)
+    }
+
+    /// Logs in; with `tls`, after AUTH TLS, and with PROT P for every data connection.
+    fn login_with(addr: SocketAddr, user: &str, pass: &str, tls: Option<Arc<rustls::ClientConfig>>) -> io::Result<Ftp> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-        let mut ftp = Ftp { reader: BufReader::new(stream) };
+        let mut ftp = Ftp { reader: BufReader::new(Box::new(stream.try_clone()?)), peer: addr.ip(), tls: None };
         ftp.expect(220)?;
+        if let Some(config) = &tls {
+            ftp.cmd_expect("AUTH TLS", 234)?;
+            // Nothing follows 234 before the handshake, so the plain reader held no more bytes.
+            ftp.reader = BufReader::new(Box::new(tls_client(config, addr.ip(), stream)?));
+        }
         let r = ftp.cmd(&format!("USER {user}"))?;
         if r != 230 {
             if r != 331 {
                 return Err(io::Error::other(format!("USER: {r}")));
             }
             ftp.cmd_expect(&format!("PASS {pass}"), 230)?;
+        }
+        if tls.is_some() {
+            ftp.cmd_expect("PBSZ 0", 200)?;
+            ftp.cmd_expect("PROT P", 200)?;
+            ftp.tls = tls;
         }
         ftp.cmd_expect("TYPE I", 200)?;
         Ok(ftp)
@@ -137,7 +162,9 @@ impl Ftp {
     }
 
     fn cmd(&mut self, line: &str) -> io::Result<u16> {
-        self.reader.get_ref().write_all(format!("{line}\r\n").as_bytes())?;
+        let control = self.reader.get_mut();
+        control.write_all(format!("{line}\r\n").as_bytes())?;
+        control.flush()?;
         self.reply()
     }
 
@@ -151,8 +178,10 @@ impl Ftp {
     }
 
     /// EPSV, connect, send `command`, expect 150/125; returns the data connection.
-    fn data(&mut self, command: &str) -> io::Result<TcpStream> {
-        self.reader.get_ref().write_all(b"EPSV\r\n")?;
+    fn data(&mut self, command: &str) -> io::Result<Data> {
+        let control = self.reader.get_mut();
+        control.write_all(b"EPSV\r\n")?;
+        control.flush()?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
         let port: u16 = line
@@ -161,13 +190,15 @@ impl Ftp {
             .and_then(|s| s.split('|').next())
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| io::Error::other(format!("EPSV: {line}")))?;
-        let ip = self.reader.get_ref().peer_addr()?.ip();
-        let data = TcpStream::connect((ip, port))?;
+        let data = TcpStream::connect((self.peer, port))?;
         let code = self.cmd(command)?;
         if code != 150 && code != 125 {
             return Err(io::Error::other(format!("{command}: {code}")));
         }
-        Ok(data)
+        match &self.tls {
+            Some(config) => Ok(Data::Tls(Box::new(tls_client(config, self.peer, data)?))),
+            None => Ok(Data::Plain(data)),
+        }
     }
 
     fn retr_discard(&mut self, path: &str, buf: &mut [u8]) -> io::Result<u64> {
@@ -193,6 +224,7 @@ impl Ftp {
             data.write_all(&buf[..n])?;
             left -= n as u64;
         }
+        data.finish()?;
         drop(data);
         self.expect(226)
     }
@@ -204,6 +236,114 @@ impl Ftp {
         drop(data);
         self.expect(226)?;
         Ok(text.iter().filter(|b| **b == b'\n').count())
+    }
+}
+
+/// A data connection: plain, or TLS (PROT P).
+enum Data {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Data {
+    /// Ends an upload: under TLS says goodbye (close_notify) so the server knows the file is
+    /// complete.
+    fn finish(&mut self) -> io::Result<()> {
+        if let Data::Tls(s) = self {
+            s.conn.send_close_notify();
+        }
+        self.flush()
+    }
+}
+
+impl Read for Data {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Data::Plain(s) => s.read(buf),
+            Data::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Data {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Data::Plain(s) => s.write(buf),
+            Data::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Data::Plain(s) => s.flush(),
+            Data::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// TLS over `sock` to the server at `ip` (the handshake runs on first use). One configuration
+/// for the control and every data connection, so data connections resume the control
+/// connection's session as FTPS clients do.
+fn tls_client(
+    config: &Arc<rustls::ClientConfig>,
+    ip: IpAddr,
+    sock: TcpStream,
+) -> io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
+    let name = rustls::pki_types::ServerName::IpAddress(ip.into());
+    let conn = rustls::ClientConnection::new(config.clone(), name).map_err(io::Error::other)?;
+    Ok(rustls::StreamOwned::new(conn, sock))
+}
+
+/// The benchmark's TLS client configuration: ring, TLS 1.2 and 1.3, session resumption, and
+/// any server certificate accepted (signatures are still checked). For measuring only.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyCertificate(provider.clone()));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Accepts whatever certificate the server shows (a benchmark talks to a self-signed one).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -265,7 +405,6 @@ struct Target {
     root: Option<PathBuf>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
-    tls_files: Option<(PathBuf, PathBuf)>,
 }
 
 impl Drop for Target {
@@ -284,7 +423,6 @@ fn spawn(bin: &PathBuf, tls: bool) -> Result<Target, String> {
     let mut cmd = Command::new(bin);
     cmd.arg("serve").arg(&root).args(["--addr", "127.0.0.1:0", "--passive-port", "45000-49999"]);
     cmd.args(["--max-connections", "20000", "--login-timeout", "10m", "--idle-timeout", "10m"]);
-    let mut tls_files = None;
     if tls {
         let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
         let ok = Command::new("openssl")
@@ -300,7 +438,6 @@ fn spawn(bin: &PathBuf, tls: bool) -> Result<Target, String> {
             return Err("openssl failed".into());
         }
         cmd.arg("--cert").arg(&cert).arg("--key").arg(&key).arg("--tls-optional");
-        tls_files = Some((cert, key));
     }
     let mut child =
         cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().map_err(|e| format!("{}: {e}", bin.display()))?;
@@ -314,7 +451,7 @@ fn spawn(bin: &PathBuf, tls: bool) -> Result<Target, String> {
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Target { addr, pid: Some(child.id()), root: Some(root), child: Some(child), _dir: Some(dir), tls_files })
+    Ok(Target { addr, pid: Some(child.id()), root: Some(root), child: Some(child), _dir: Some(dir) })
 }
 
 fn gib(bytes: u64) -> f64 {
@@ -338,9 +475,7 @@ fn main() {
 fn run(o: &Options) -> Result<(), String> {
     let target = match (&o.spawn, o.addr) {
         (Some(bin), _) => spawn(bin, o.tls)?,
-        (None, Some(addr)) => {
-            Target { addr, pid: o.pid, root: o.root.clone(), child: None, _dir: None, tls_files: None }
-        }
+        (None, Some(addr)) => Target { addr, pid: o.pid, root: o.root.clone(), child: None, _dir: None },
         _ => return Err(USAGE.into()),
     };
     let e = |e: io::Error| e.to_string();
@@ -362,6 +497,7 @@ fn run(o: &Options) -> Result<(), String> {
     let mut buf = vec![0u8; 256 * 1024];
     ftp.stor_pattern("ftpbench.bin", size, &pattern).map_err(e)?;
 
+    let mut plain_rates = Vec::new();
     for (name, upload) in [("RETR", false), ("STOR", true)] {
         let mut rates = Vec::new();
         let mut server_cpu = Some(0.0);
@@ -386,6 +522,7 @@ fn run(o: &Options) -> Result<(), String> {
             }
         }
         let rate = median(rates);
+        plain_rates.push(rate);
         rows.push((
             format!("{name} {} MiB", o.size_mib),
             format!("{:.0} MB/s", rate / 1e6),
@@ -398,43 +535,39 @@ fn run(o: &Options) -> Result<(), String> {
     }
 
     if o.tls {
-        for (name, args) in [("RETR PROT P (curl)", vec!["-o", "/dev/null"]), ("STOR PROT P (curl)", vec!["-T", "-"])] {
-            let c0 = cpu(target.pid);
-            let start = Instant::now();
-            let url = format!(
-                "ftp://{}/{}",
-                target.addr,
-                if name.starts_with("RETR") { "ftpbench.bin" } else { "ftpbench-tls.bin" }
-            );
-            let mut curl = Command::new("curl")
-                .args(["-sS", "--ssl-reqd", "-k", "--user", &format!("{}:{}", o.user, o.pass)])
-                .args(&args)
-                .arg(&url)
-                .stdin(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("curl: {e}"))?;
-            if let Some(mut stdin) = curl.stdin.take() {
-                if name.starts_with("STOR") {
-                    let mut left = size;
-                    while left > 0 {
-                        let n = usize::try_from(left).unwrap_or(usize::MAX).min(pattern.len());
-                        stdin.write_all(&pattern[..n]).map_err(e)?;
-                        left -= n as u64;
+        let mut tftp = Ftp::login_with(target.addr, &o.user, &o.pass, Some(tls_config()?)).map_err(e)?;
+        for ((name, upload), plain) in [("RETR PROT P", false), ("STOR PROT P", true)].into_iter().zip(plain_rates) {
+            let mut rates = Vec::new();
+            let mut server_cpu = Some(0.0);
+            for _ in 0..o.rounds {
+                let c0 = cpu(target.pid);
+                let start = Instant::now();
+                if upload {
+                    tftp.stor_pattern("ftpbench-tls.bin", size, &pattern).map_err(e)?;
+                } else {
+                    let got = tftp.retr_discard("ftpbench.bin", &mut buf).map_err(e)?;
+                    if got != size {
+                        return Err(format!("{name}: {got} of {size} bytes"));
                     }
                 }
+                rates.push(size as f64 / start.elapsed().as_secs_f64());
+                server_cpu = match (server_cpu, c0, cpu(target.pid)) {
+                    (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
+                    _ => None,
+                };
+                if upload {
+                    tftp.cmd_expect("DELE ftpbench-tls.bin", 250).map_err(e)?;
+                }
             }
-            let status = curl.wait().map_err(e)?;
-            if !status.success() {
-                return Err(format!("curl {name} failed"));
-            }
-            let rate = size as f64 / start.elapsed().as_secs_f64();
-            let cpu_text = match (c0, cpu(target.pid)) {
-                (Some(a), Some(b)) => format!(", server {:.2} CPU-s/GiB", (b - a) / gib(size)),
-                _ => String::new(),
-            };
-            rows.push((name.into(), format!("{:.0} MB/s{cpu_text}", rate / 1e6), format!("{:.2}x", rate / raw)));
+            let rate = median(rates);
+            let cpu_text = server_cpu
+                .map_or(String::new(), |s| format!(", server {:.2} CPU-s/GiB", s / (gib(size) * o.rounds as f64)));
+            rows.push((
+                name.into(),
+                format!("{:.0} MB/s ({:.2}x plain){cpu_text}", rate / 1e6, rate / plain),
+                format!("{:.2}x", rate / raw),
+            ));
         }
-        let _ = &target.tls_files;
     }
 
     // Small files: clients each run sessions of login, STOR 4 KiB, RETR, QUIT.
