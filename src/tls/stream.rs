@@ -23,8 +23,7 @@ const TLS_DATA_READ: usize = 128 * 1024;
 
 /// A control or data connection.
 pub struct NetStream {
-    tcp: TcpStream,
-    tls: Option<Box<TlsLayer>>,
+    io: Layered<TcpStream>,
     /// The TLS session is lent to a worker with the socket (see [`NetStream::lend`]).
     tls_lent: bool,
 }
@@ -34,8 +33,45 @@ pub struct NetStream {
 /// from the reactor's core to a worker's cost more than the decryption). Blocking callers wait
 /// on [`as_fd`](Self::as_fd) when a call returns `WouldBlock`.
 pub struct LentStream {
-    tcp: std::net::TcpStream,
+    io: Layered<std::net::TcpStream>,
+}
+
+/// A socket and, under TLS, the session on it: the reading, writing and closing that
+/// [`NetStream`] (mio's socket, on the reactor) and [`LentStream`] (a std socket, on a worker)
+/// share.
+struct Layered<T> {
+    tcp: T,
     tls: Option<Box<TlsLayer>>,
+}
+
+impl<T: Read + Write> Layered<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.tcp.read(buf),
+            Some(tls) => tls.read(&mut self.tcp, buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.tcp.write(buf),
+            Some(tls) => tls.write(&mut self.tcp, buf),
+        }
+    }
+
+    fn flush_step(&mut self) -> io::Result<bool> {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.flush(&mut self.tcp),
+        }
+    }
+
+    fn close_step(&mut self) -> io::Result<bool> {
+        match self.tls.as_mut() {
+            None => Ok(true),
+            Some(tls) => tls.close_step(&mut self.tcp),
+        }
+    }
 }
 
 struct TlsLayer {
@@ -59,14 +95,15 @@ struct InBuf {
 impl NetStream {
     /// A clear-text stream.
     pub fn plain(tcp: TcpStream) -> NetStream {
-        NetStream { tcp, tls: None, tls_lent: false }
+        NetStream { io: Layered { tcp, tls: None }, tls_lent: false }
     }
 
     /// Puts TLS on this stream from now on. `token` is written into the tickets this session
     /// issues.
     pub fn start_tls(&mut self, mut conn: ServerConnection, token: [u8; 16]) {
         conn.set_resumption_data(&token);
-        self.tls = Some(Box::new(TlsLayer { conn, must_resume: None, checked: false, close_sent: false, inbuf: None }));
+        self.io.tls =
+            Some(Box::new(TlsLayer { conn, must_resume: None, checked: false, close_sent: false, inbuf: None }));
     }
 
     /// Puts TLS on a data connection: as [`start_tls`](Self::start_tls), reading the socket in
@@ -74,7 +111,7 @@ impl NetStream {
     /// handshake resumed a session carrying `token` (`--tls-require-reuse`).
     pub fn start_data_tls(&mut self, conn: ServerConnection, token: [u8; 16], must_resume: bool) {
         self.start_tls(conn, token);
-        if let Some(tls) = self.tls.as_mut() {
+        if let Some(tls) = self.io.tls.as_mut() {
             tls.must_resume = must_resume.then_some(token);
             tls.inbuf = Some(InBuf { data: vec![0; TLS_DATA_READ].into_boxed_slice(), start: 0, end: 0 });
         }
@@ -82,19 +119,19 @@ impl NetStream {
 
     /// The TCP socket, for (de)registering it with the reactor.
     pub fn tcp_mut(&mut self) -> &mut TcpStream {
-        &mut self.tcp
+        &mut self.io.tcp
     }
 
     /// Whether this stream is TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some() || self.tls_lent
+        self.io.tls.is_some() || self.tls_lent
     }
 
     /// The socket's descriptor when the stream is plain TCP (for sendfile); `None` under TLS,
     /// where every byte must pass through rustls.
     pub fn plain_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         use std::os::fd::AsFd;
-        (!self.is_tls()).then(|| self.tcp.as_fd())
+        (!self.is_tls()).then(|| self.io.tcp.as_fd())
     }
 
     /// Lends the connection to a worker: a duplicate of the descriptor, and the TLS session if
@@ -105,22 +142,22 @@ impl NetStream {
     /// The descriptor could not be duplicated; nothing was lent.
     pub fn lend(&mut self) -> io::Result<LentStream> {
         use std::os::fd::AsFd;
-        let fd = self.tcp.as_fd().try_clone_to_owned()?;
-        let tls = self.tls.take();
+        let fd = self.io.tcp.as_fd().try_clone_to_owned()?;
+        let tls = self.io.tls.take();
         self.tls_lent = tls.is_some();
-        Ok(LentStream { tcp: std::net::TcpStream::from(fd), tls })
+        Ok(LentStream { io: Layered { tcp: std::net::TcpStream::from(fd), tls } })
     }
 
     /// Shuts the socket down in both directions now (stops a sendfile running on a worker
     /// through a duplicate of the descriptor).
     pub fn shutdown_now(&self) {
-        let _ = self.tcp.shutdown(std::net::Shutdown::Both);
+        let _ = self.io.tcp.shutdown(std::net::Shutdown::Both);
     }
 
     /// Takes back what [`lend`](Self::lend) lent (the duplicate descriptor is closed).
     pub fn give_back(&mut self, lent: LentStream) {
-        if lent.tls.is_some() {
-            self.tls = lent.tls;
+        if lent.io.tls.is_some() {
+            self.io.tls = lent.io.tls;
         }
         self.tls_lent = false;
     }
@@ -131,10 +168,7 @@ impl NetStream {
     /// Socket errors; `InvalidData` for a TLS failure (bad handshake, bad record, refused ALPN);
     /// `PermissionDenied` when `--tls-require-reuse` is not met.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.tls.as_mut() {
-            None => self.tcp.read(buf),
-            Some(tls) => tls.read(&mut self.tcp, buf),
-        }
+        self.io.read(buf)
     }
 
     /// Writes plaintext; `Ok(n)` may be less than `buf.len()`.
@@ -142,10 +176,7 @@ impl NetStream {
     /// # Errors
     /// As [`read`](Self::read).
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.tls.as_mut() {
-            None => self.tcp.write(buf),
-            Some(tls) => tls.write(&mut self.tcp, buf),
-        }
+        self.io.write(buf)
     }
 
     /// Pushes buffered TLS records to the socket; true when nothing is left to send.
@@ -153,10 +184,7 @@ impl NetStream {
     /// # Errors
     /// Socket errors.
     pub fn flush_step(&mut self) -> io::Result<bool> {
-        match self.tls.as_mut() {
-            None => Ok(true),
-            Some(tls) => tls.flush(&mut self.tcp),
-        }
+        self.io.flush_step()
     }
 
     /// Ends the stream cleanly: for TLS, sends close_notify (once) and flushes; true when done.
@@ -164,10 +192,7 @@ impl NetStream {
     /// # Errors
     /// Socket errors.
     pub fn close_step(&mut self) -> io::Result<bool> {
-        match self.tls.as_mut() {
-            None => Ok(true),
-            Some(tls) => tls.close_step(&mut self.tcp),
-        }
+        self.io.close_step()
     }
 }
 
@@ -177,10 +202,7 @@ impl LentStream {
     /// # Errors
     /// As [`NetStream::read`].
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.tls.as_mut() {
-            None => self.tcp.read(buf),
-            Some(tls) => tls.read(&mut self.tcp, buf),
-        }
+        self.io.read(buf)
     }
 
     /// Writes plaintext; as [`NetStream::write`].
@@ -188,20 +210,17 @@ impl LentStream {
     /// # Errors
     /// As [`NetStream::write`].
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.tls.as_mut() {
-            None => self.tcp.write(buf),
-            Some(tls) => tls.write(&mut self.tcp, buf),
-        }
+        self.io.write(buf)
     }
 
     /// Whether the TLS handshake is still going on.
     pub fn is_handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.conn.is_handshaking())
+        self.io.tls.as_ref().is_some_and(|tls| tls.conn.is_handshaking())
     }
 
     /// Whether TLS records wait to be sent (a handshake reply the socket did not take).
     pub fn wants_write(&self) -> bool {
-        self.tls.as_ref().is_some_and(|tls| tls.conn.wants_write())
+        self.io.tls.as_ref().is_some_and(|tls| tls.conn.wants_write())
     }
 
     /// As [`NetStream::flush_step`].
@@ -209,10 +228,7 @@ impl LentStream {
     /// # Errors
     /// Socket errors.
     pub fn flush_step(&mut self) -> io::Result<bool> {
-        match self.tls.as_mut() {
-            None => Ok(true),
-            Some(tls) => tls.flush(&mut self.tcp),
-        }
+        self.io.flush_step()
     }
 
     /// As [`NetStream::close_step`].
@@ -220,16 +236,13 @@ impl LentStream {
     /// # Errors
     /// As [`NetStream::close_step`].
     pub fn close_step(&mut self) -> io::Result<bool> {
-        match self.tls.as_mut() {
-            None => Ok(true),
-            Some(tls) => tls.close_step(&mut self.tcp),
-        }
+        self.io.close_step()
     }
 }
 
 impl std::os::fd::AsFd for LentStream {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.tcp.as_fd()
+        self.io.tcp.as_fd()
     }
 }
 
