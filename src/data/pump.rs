@@ -470,6 +470,10 @@ enum Body {
         cancelled: Arc<AtomicBool>,
         /// The worker committed the upload (or it failed): nothing more to do.
         ended: bool,
+        /// The last task stopped on its budget, not for want of bytes: TLS may hold records it
+        /// already read from the socket (up to the client's close_notify), which no readiness
+        /// event will announce, so the next task runs at once.
+        resume: bool,
     },
     /// A local file sent with sendfile (zero-copy), plain sockets only.
     SendFile {
@@ -565,6 +569,7 @@ impl Pump {
                 buf: Some(Vec::new()),
                 cancelled: Arc::new(AtomicBool::new(false)),
                 ended: false,
+                resume: false,
             },
             TransferBody::Download { stream, ascii, read_ahead, .. } => Body::Download {
                 stream: Some(stream),
@@ -853,7 +858,7 @@ impl Pump {
                 if received > 0 {
                     self.record_progress(usize::try_from(received).unwrap_or(usize::MAX), now);
                 }
-                let Body::RecvFile { stream, ended, sock, .. } = &mut self.body else { return };
+                let Body::RecvFile { stream, ended, sock, resume, .. } = &mut self.body else { return };
                 match state {
                     RecvFileState::Committed(result) => {
                         *ended = true;
@@ -870,7 +875,10 @@ impl Pump {
                             return;
                         }
                     }
-                    RecvFileState::More => *stream = s,
+                    RecvFileState::More => {
+                        *stream = s;
+                        *resume = true;
+                    }
                     RecvFileState::Cancelled => {
                         if let Some(stream) = s {
                             self.tasks.push(PumpTask::Abort { stream });
@@ -925,18 +933,20 @@ impl Pump {
 
     /// Hands the next receive task to a worker when the socket is attached and none runs.
     fn drive_recvfile(&mut self) {
-        let Body::RecvFile { stream, sock, buf, cancelled, ended } = &mut self.body else { return };
+        let Body::RecvFile { stream, sock, buf, cancelled, ended, resume } = &mut self.body else { return };
         if self.socket.is_none() || *ended {
             return;
         }
         // Only when there is something to do: registering the socket again reports it writable,
         // and a task per such event would cycle a worker every few milliseconds while a client
         // sends nothing.
-        let has_work = sock.as_ref().is_some_and(|s| s.wants_write() || crate::sys::wait_readable(s.as_fd(), 0));
+        let has_work =
+            *resume || sock.as_ref().is_some_and(|s| s.wants_write() || crate::sys::wait_readable(s.as_fd(), 0));
         if !has_work {
             return;
         }
         if let (Some(stream), Some(sock), Some(buf)) = (stream.take(), sock.take(), buf.take()) {
+            *resume = false;
             self.tasks.push(PumpTask::RecvFile { stream, sock, buf, cancelled: cancelled.clone() });
         }
     }

@@ -131,6 +131,28 @@ fn prot_p_downloads_of_an_empty_file_a_resumed_one_and_an_aborted_one() {
 }
 
 #[test]
+fn prot_p_uploads_that_end_on_a_worker_budget_complete_at_once() {
+    // A worker receives an upload 64 MiB at a time. A file of exactly that size ends as the
+    // budget runs out, often with the client's close_notify already read into the TLS buffer
+    // and nothing left on the socket: the next task must still run, or the client waits for
+    // our close_notify until the data timeout and the upload is lost.
+    let t = start(&["--tls-optional", "--data-timeout", "20s"]);
+    let script = py_client(t.server.addr.port())
+        + "import time\n\
+           data = os.urandom(1 << 20) * 64\n\
+           for i in range(6):\n\
+           \x20   start = time.monotonic()\n\
+           \x20   f.storbinary('STOR u%d.bin' % i, io.BytesIO(data))\n\
+           \x20   print(i, os.path.getsize(os.path.join(os.environ['ROOT'], 'u%d.bin' % i)), time.monotonic() - start < 15)\n\
+           f.quit()\n";
+    let out = Command::new("python3").args(["-c", &script]).env("ROOT", t.server.path()).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want: Vec<String> = (0..6).map(|i| format!("{i} {} True", 64 << 20)).collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), want, "{out:?}");
+}
+
+#[test]
 fn lftp_with_ssl_force_mirrors_both_ways() {
     assert!(have("lftp"), "lftp is not installed: the README's test command installs it");
     let t = start(&["--tls-require-reuse"]);
