@@ -443,7 +443,9 @@ fn run_send_stream(mut job: SendJob) -> PumpDone {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 // During the handshake rustls waits for the client, not for the socket.
-                let ready = if job.sock.is_handshaking() && !job.sock.wants_write() {
+                let ready = if job.sock.has_pending_input() {
+                    true
+                } else if job.sock.is_handshaking() && !job.sock.wants_write() {
                     crate::sys::wait_readable(job.sock.as_fd(), SENDFILE_WAIT_MS)
                 } else {
                     crate::sys::wait_writable(job.sock.as_fd(), SENDFILE_WAIT_MS)
@@ -940,8 +942,10 @@ impl Pump {
         // Only when there is something to do: registering the socket again reports it writable,
         // and a task per such event would cycle a worker every few milliseconds while a client
         // sends nothing.
-        let has_work =
-            *resume || sock.as_ref().is_some_and(|s| s.wants_write() || crate::sys::wait_readable(s.as_fd(), 0));
+        let has_work = *resume
+            || sock
+                .as_ref()
+                .is_some_and(|s| s.wants_write() || s.has_pending_input() || crate::sys::wait_readable(s.as_fd(), 0));
         if !has_work {
             return;
         }
@@ -974,7 +978,10 @@ impl Pump {
             return;
         }
         let waits_for_client = job.as_ref().is_some_and(|j| {
-            j.sock.is_handshaking() && !j.sock.wants_write() && !crate::sys::wait_readable(j.sock.as_fd(), 0)
+            j.sock.is_handshaking()
+                && !j.sock.wants_write()
+                && !j.sock.has_pending_input()
+                && !crate::sys::wait_readable(j.sock.as_fd(), 0)
         });
         if waits_for_client {
             return;

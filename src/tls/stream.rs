@@ -218,6 +218,12 @@ impl LentStream {
         self.io.tls.as_ref().is_some_and(|tls| tls.conn.is_handshaking())
     }
 
+    /// Whether bytes already read from the socket wait for rustls: no readiness event will
+    /// announce them, so a caller must not wait on the socket for them.
+    pub fn has_pending_input(&self) -> bool {
+        self.io.tls.as_ref().and_then(|tls| tls.inbuf.as_ref()).is_some_and(|b| b.start < b.end)
+    }
+
     /// Whether TLS records wait to be sent (a handshake reply the socket did not take).
     pub fn wants_write(&self) -> bool {
         self.io.tls.as_ref().is_some_and(|tls| tls.conn.wants_write())
