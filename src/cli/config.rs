@@ -123,7 +123,7 @@ impl Config {
         };
         let cache = cache_options(raw, vfs.cache_mode, &served);
         Ok(Config {
-            addr: parse_addr(&flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
+            addr: parse_addr("addr", &flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
             served,
             user: flag_text(raw, "user").unwrap_or_else(|| "anonymous".into()),
             pass: Secret::new(flag_text(raw, "pass").unwrap_or_default()),
@@ -300,7 +300,7 @@ fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
             None => Ok(None),
         };
     }
-    let addr = parse_addr(&flag_text(raw, "rc-addr").unwrap_or_else(|| "localhost:5572".into()))?;
+    let addr = parse_addr("rc-addr", &flag_text(raw, "rc-addr").unwrap_or_else(|| "localhost:5572".into()))?;
     let user = flag_text(raw, "rc-user").filter(|u| !u.is_empty());
     let pass = flag_text(raw, "rc-pass").unwrap_or_default();
     let auth = match (user, flag_bool(raw, "rc-no-auth")) {
@@ -319,10 +319,11 @@ fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
     Ok(Some(crate::rc::RcOptions { addr, auth }))
 }
 
-/// Parses `--addr`: `host:port`, `:port` (all IPv4 interfaces), `[v6]:port`; `localhost` is
-/// 127.0.0.1 without a lookup.
-fn parse_addr(text: &str) -> Result<SocketAddr, CliError> {
-    let bad = |why: &str| CliError::Usage(format!("invalid value {text:?} for --addr: {why}"));
+/// Parses the listen address of flag `--{flag}` (`--addr`, `--rc-addr`): `host:port`, `:port`
+/// (all IPv4 interfaces), `[v6]:port`; `localhost` is 127.0.0.1 without a lookup. Errors name
+/// the flag.
+fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, CliError> {
+    let bad = |why: &str| CliError::Usage(format!("invalid value {text:?} for --{flag}: {why}"));
     let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("expected host:port or :port"))?;
     let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -461,11 +462,15 @@ mod tests {
 
     #[test]
     fn addr_forms() {
-        assert_eq!(parse_addr("localhost:2121").unwrap(), "127.0.0.1:2121".parse().unwrap());
-        assert_eq!(parse_addr(":0").unwrap(), "0.0.0.0:0".parse().unwrap());
-        assert_eq!(parse_addr("[::1]:21").unwrap(), "[::1]:21".parse().unwrap());
-        assert!(parse_addr("nonsense").is_err());
-        assert!(parse_addr("1.2.3.4:99999").is_err());
+        assert_eq!(parse_addr("addr", "localhost:2121").unwrap(), "127.0.0.1:2121".parse().unwrap());
+        assert_eq!(parse_addr("addr", ":0").unwrap(), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(parse_addr("addr", "[::1]:21").unwrap(), "[::1]:21".parse().unwrap());
+        assert!(parse_addr("addr", "nonsense").is_err());
+        assert!(parse_addr("addr", "1.2.3.4:99999").is_err());
+        match parse_addr("rc-addr", "nonsense") {
+            Err(CliError::Usage(text)) => assert!(text.contains("for --rc-addr:"), "{text}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
