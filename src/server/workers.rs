@@ -85,7 +85,7 @@ pub enum Completion {
     },
 }
 
-/// The running pool. Dropping it lets the workers finish their current task and exit.
+/// The running pool. Dropping it lets the workers finish the queued tasks and exit.
 pub struct Workers {
     queue: Arc<Queue>,
     _threads: Vec<JoinHandle<()>>,
@@ -113,15 +113,16 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next task, waiting for one; `None` once the pool is closed.
+    /// The next task, waiting for one; `None` once the pool is closed and every queued task
+    /// has been taken (an abort queued at shutdown still runs).
     fn next(&self) -> Option<Task> {
         let mut state = self.lock();
         loop {
-            if state.closed {
-                return None;
-            }
             if let Some(task) = state.tasks.pop_front() {
                 return Some(task);
+            }
+            if state.closed {
+                return None;
             }
             state.sleeping += 1;
             state = self.ready.wait(state).unwrap_or_else(PoisonError::into_inner);
@@ -260,6 +261,29 @@ mod tests {
         for _ in 0..2 {
             assert!(matches!(done.recv_timeout(Duration::from_secs(10)).unwrap(), Completion::Rc { slot: 1000.., .. }));
         }
+    }
+
+    #[test]
+    fn tasks_queued_when_the_pool_is_dropped_still_run() {
+        let (workers, done, _poll) = pool(1);
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        workers.submit(task(0, move || {
+            let _ = release_rx.recv();
+            Ok(serde_json::Value::Null)
+        }));
+        for slot in 1..4 {
+            workers.submit(task(slot, move || Ok(serde_json::json!(slot))));
+        }
+        drop(workers);
+        release_tx.send(()).unwrap();
+        let mut slots: Vec<usize> = (0..4)
+            .map(|_| match done.recv_timeout(Duration::from_secs(10)).expect("a queued task was dropped") {
+                Completion::Rc { slot, .. } => slot,
+                _ => panic!("unexpected completion"),
+            })
+            .collect();
+        slots.sort_unstable();
+        assert_eq!(slots, [0, 1, 2, 3]);
     }
 
     #[test]
