@@ -347,6 +347,49 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// Runs `rounds` downloads of `ftpbench.bin` (`size` bytes, checked) or uploads of `size`
+/// bytes to `upload_name`; returns the median rate in bytes per second and, with a known server
+/// pid, the server's CPU seconds per GiB over all rounds.
+fn transfer_rounds(
+    ftp: &mut Ftp,
+    upload: bool,
+    upload_name: &str,
+    size: u64,
+    rounds: usize,
+    pattern: &[u8],
+    pid: Option<u32>,
+) -> Result<(f64, Option<f64>), String> {
+    let e = |e: io::Error| e.to_string();
+    let cpu = |pid: Option<u32>| pid.and_then(cpu_seconds);
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut rates = Vec::new();
+    let mut server_cpu = Some(0.0);
+    for _ in 0..rounds {
+        let c0 = cpu(pid);
+        let start = Instant::now();
+        if upload {
+            ftp.stor_pattern(upload_name, size, pattern).map_err(e)?;
+        } else {
+            let got = ftp.retr_discard("ftpbench.bin", &mut buf).map_err(e)?;
+            if got != size {
+                return Err(format!("RETR: {got} of {size} bytes"));
+            }
+        }
+        rates.push(size as f64 / start.elapsed().as_secs_f64());
+        server_cpu = match (server_cpu, c0, cpu(pid)) {
+            (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
+            _ => None,
+        };
+        if upload {
+            // Each round stores a new file, as a first upload does: replacing the last one
+            // frees a GiB of page cache inside the measurement (and on a VM whose freed memory
+            // goes back to the host, the new pages fault in slowly).
+            ftp.cmd_expect(&format!("DELE {upload_name}"), 250).map_err(e)?;
+        }
+    }
+    Ok((median(rates), server_cpu.map(|s| s / (gib(size) * rounds as f64))))
+}
+
 /// Server CPU seconds (user + system) from /proc.
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -494,42 +537,19 @@ fn run(o: &Options) -> Result<(), String> {
 
     let mut ftp = Ftp::login(target.addr, &o.user, &o.pass).map_err(e)?;
     let pattern: Vec<u8> = (0..256 * 1024u32).map(|i| (i * 7 + 3) as u8).collect();
-    let mut buf = vec![0u8; 256 * 1024];
     ftp.stor_pattern("ftpbench.bin", size, &pattern).map_err(e)?;
 
     let mut plain_rates = Vec::new();
     for (name, upload) in [("RETR", false), ("STOR", true)] {
-        let mut rates = Vec::new();
-        let mut server_cpu = Some(0.0);
-        for _ in 0..o.rounds {
-            let c0 = cpu(target.pid);
-            let start = Instant::now();
-            if upload {
-                ftp.stor_pattern("ftpbench-up.bin", size, &pattern).map_err(e)?;
-            } else {
-                ftp.retr_discard("ftpbench.bin", &mut buf).map_err(e)?;
-            }
-            rates.push(size as f64 / start.elapsed().as_secs_f64());
-            server_cpu = match (server_cpu, c0, cpu(target.pid)) {
-                (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
-                _ => None,
-            };
-            if upload {
-                // Each round stores a new file, as a first upload does: replacing the last
-                // one frees a GiB of page cache inside the measurement (and on a VM whose
-                // freed memory goes back to the host, the new pages fault in slowly).
-                ftp.cmd_expect("DELE ftpbench-up.bin", 250).map_err(e)?;
-            }
-        }
-        let rate = median(rates);
+        let (rate, per_gib) =
+            transfer_rounds(&mut ftp, upload, "ftpbench-up.bin", size, o.rounds, &pattern, target.pid)?;
         plain_rates.push(rate);
         rows.push((
             format!("{name} {} MiB", o.size_mib),
             format!("{:.0} MB/s", rate / 1e6),
             format!("{:.2}x", rate / raw),
         ));
-        if let Some(seconds) = server_cpu {
-            let per_gib = seconds / (gib(size) * o.rounds as f64);
+        if let Some(per_gib) = per_gib {
             rows.push((format!("{name} server CPU"), format!("{per_gib:.2} s/GiB"), String::new()));
         }
     }
@@ -537,31 +557,9 @@ fn run(o: &Options) -> Result<(), String> {
     if o.tls {
         let mut tftp = Ftp::login_with(target.addr, &o.user, &o.pass, Some(tls_config()?)).map_err(e)?;
         for ((name, upload), plain) in [("RETR PROT P", false), ("STOR PROT P", true)].into_iter().zip(plain_rates) {
-            let mut rates = Vec::new();
-            let mut server_cpu = Some(0.0);
-            for _ in 0..o.rounds {
-                let c0 = cpu(target.pid);
-                let start = Instant::now();
-                if upload {
-                    tftp.stor_pattern("ftpbench-tls.bin", size, &pattern).map_err(e)?;
-                } else {
-                    let got = tftp.retr_discard("ftpbench.bin", &mut buf).map_err(e)?;
-                    if got != size {
-                        return Err(format!("{name}: {got} of {size} bytes"));
-                    }
-                }
-                rates.push(size as f64 / start.elapsed().as_secs_f64());
-                server_cpu = match (server_cpu, c0, cpu(target.pid)) {
-                    (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
-                    _ => None,
-                };
-                if upload {
-                    tftp.cmd_expect("DELE ftpbench-tls.bin", 250).map_err(e)?;
-                }
-            }
-            let rate = median(rates);
-            let cpu_text = server_cpu
-                .map_or(String::new(), |s| format!(", server {:.2} CPU-s/GiB", s / (gib(size) * o.rounds as f64)));
+            let (rate, per_gib) =
+                transfer_rounds(&mut tftp, upload, "ftpbench-tls.bin", size, o.rounds, &pattern, target.pid)?;
+            let cpu_text = per_gib.map_or(String::new(), |c| format!(", server {c:.2} CPU-s/GiB"));
             rows.push((
                 name.into(),
                 format!("{:.0} MB/s ({:.2}x plain){cpu_text}", rate / 1e6, rate / plain),
