@@ -156,7 +156,8 @@ impl Connection {
     /// The nearest moment something must happen on this connection.
     pub fn next_deadline(&self, ctx: &Ctx) -> Option<Instant> {
         let data_timeout = ctx.shared.limits.data_timeout;
-        let pump = self.pump.as_ref().map(|p| {
+        // While a worker moves the data, the stall clock waits for its report.
+        let pump = self.pump.as_ref().filter(|p| !p.worker_holds_socket()).map(|p| {
             if p.connected() {
                 p.last_progress() + data_timeout
             } else {
@@ -189,7 +190,10 @@ impl Connection {
                 self.connecting = None;
                 p.fail(TransferOutcome::NoConnection("no data connection was made in time"));
                 log::debug!("{}: no data connection within {secs} s", self.peer);
-            } else if p.connected() && now >= p.last_progress() + ctx.shared.limits.data_timeout {
+            } else if p.connected()
+                && !p.worker_holds_socket()
+                && now >= p.last_progress() + ctx.shared.limits.data_timeout
+            {
                 p.fail(TransferOutcome::ConnectionLost("data connection stalled"));
                 log::debug!("{}: data connection stalled for {secs} s", self.peer);
             }

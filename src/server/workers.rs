@@ -113,6 +113,11 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether tasks wait for a worker.
+    fn has_waiting(&self) -> bool {
+        !self.lock().tasks.is_empty()
+    }
+
     /// The next task, waiting for one; `None` once the pool is closed and every queued task
     /// has been taken (an abort queued at shutdown still runs).
     fn next(&self) -> Option<Task> {
@@ -192,14 +197,16 @@ fn worker_loop(queue: &Queue, done: &Sender<Completion>, waker: &Waker) {
                 });
                 Some(Completion::Rc { slot, generation, result })
             }
-            Task::Pump { conn, pump, task } => match catch_unwind(AssertUnwindSafe(|| pump::run_task(task))) {
-                Ok(Some(d)) => Some(Completion::Pump { conn, pump, done: d }),
-                Ok(None) => None,
-                Err(_) => {
-                    log::error!("a transfer task panicked");
-                    Some(Completion::PumpFailed { conn, pump })
+            Task::Pump { conn, pump, task } => {
+                match catch_unwind(AssertUnwindSafe(|| pump::run_task(task, &|| queue.has_waiting()))) {
+                    Ok(Some(d)) => Some(Completion::Pump { conn, pump, done: d }),
+                    Ok(None) => None,
+                    Err(_) => {
+                        log::error!("a transfer task panicked");
+                        Some(Completion::PumpFailed { conn, pump })
+                    }
                 }
-            },
+            }
         };
         if let Some(c) = completion {
             if done.send(c).is_err() {

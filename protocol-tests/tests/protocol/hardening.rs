@@ -182,6 +182,33 @@ fn a_download_read_in_fits_and_starts_arrives_whole_while_others_are_served() {
 }
 
 #[test]
+fn a_long_fast_download_outlasts_a_short_data_timeout() {
+    // With no other work waiting, a worker sends for up to a second before it reports
+    // progress; the stall clock must wait for that report rather than call a download that
+    // moves all the time stalled. (A sparse file: 3 GiB of zeros cost no disk.)
+    let s = Server::start(&["--data-timeout", "1s"]);
+    let size = 3u64 << 30;
+    std::fs::File::create(s.path().join("sparse")).unwrap().set_len(size).unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.cmd("TYPE I").code, 200);
+    let (mut sock, r) = c.open_data("RETR sparse");
+    assert_eq!(r.code, 150);
+    let mut chunk = vec![0u8; 1 << 20];
+    let (mut total, mut nonzero) = (0u64, false);
+    loop {
+        let n = sock.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        nonzero |= chunk[..n].iter().any(|b| *b != 0);
+        total += n as u64;
+    }
+    assert_eq!(c.reply().code, 226);
+    assert_eq!(total, size);
+    assert!(!nonzero);
+}
+
+#[test]
 fn a_client_that_stalls_mid_upload_times_out_and_leaves_no_file() {
     let s = Server::start(&["--data-timeout", "1s"]);
     let mut c = Client::login_anonymous(s.addr);
