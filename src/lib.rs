@@ -21,10 +21,11 @@
 //! 4. The open stream comes back; the session replies 150 and hands a
 //!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: for a local
 //!    file on a plain connection a worker sends it with blocking, corked sendfile until the
-//!    socket stays full for 20 ms, and the reactor hands it back when the socket drains; under
-//!    TLS a worker reads, encrypts and
-//!    sends it the same way; otherwise (ASCII, remote files) workers fill buffers (up to
-//!    `--buffer-size` ahead) while the reactor writes them to the socket.
+//!    socket stays full for 20 ms (the reactor hands it back when the socket drains) or its
+//!    time is up (64 MiB or 100 ms while other tasks wait for a worker, else up to 1 s); under
+//!    TLS a worker reads, encrypts and sends it the same way; otherwise (ASCII, remote files)
+//!    workers fill buffers (up to `--buffer-size` ahead) while the reactor writes them to the
+//!    socket.
 //! 5. At end of file the reactor closes the data connection and reports
 //!    [`data::TransferOutcome::Complete`]; the session replies 226.
 
