@@ -113,7 +113,7 @@ pub fn format_duration(d: Duration) -> String {
 
 /// A size as rclone's `SizeSuffix` reads it; `None` means `off`.
 ///
-/// Grammar: `off` | number [suffix], number a non-negative decimal (fraction allowed),
+/// Grammar: `off` | number \[suffix\], number a non-negative decimal (fraction allowed),
 /// suffix one of `b B` (bytes), `k K M G T P E` with an optional `i` and optional `B`
 /// (all binary: `M` and `Mi` are both 2^20). A bare number is KiB.
 pub fn parse_size(text: &str) -> Result<Option<u64>, UnitError> {

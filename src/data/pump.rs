@@ -236,11 +236,11 @@ pub enum SendFileState {
     SocketFailed(io::Error),
 }
 
-/// Most bytes a transfer task moves in one slice (see [`Budget`]).
+/// Most bytes a transfer task moves in one slice (see `Budget`).
 pub const SENDFILE_TASK_BYTES: u64 = 64 << 20;
 /// How long a sendfile task waits for a full socket to drain before giving its worker back.
 pub const SENDFILE_WAIT_MS: i32 = 20;
-/// The longest slice of a transfer task (see [`Budget`]), however the peer trickles: a client
+/// The longest slice of a transfer task (see `Budget`), however the peer trickles: a client
 /// sending a byte every few milliseconds must not hold a worker for ever.
 pub const WORKER_TASK_TIME: std::time::Duration = std::time::Duration::from_millis(100);
 /// The longest a transfer task keeps its worker when no other task waits for one.
@@ -285,7 +285,7 @@ impl<'a> Budget<'a> {
 }
 
 /// Runs a pump task. Blocking; worker threads only. `others_waiting` says whether other tasks
-/// wait for a worker (a transfer task then gives its worker back sooner; see [`Budget`]).
+/// wait for a worker (a transfer task then gives its worker back sooner; see `Budget`).
 pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<PumpDone> {
     match task {
         PumpTask::Read { mut stream, mut buf, mut ascii } => {

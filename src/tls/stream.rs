@@ -31,7 +31,7 @@ pub struct NetStream {
 /// A data connection lent to a worker thread: a duplicate of the socket's descriptor and, under
 /// TLS, the session itself, so one thread decrypts and writes the file (handing every buffer
 /// from the reactor's core to a worker's cost more than the decryption). Blocking callers wait
-/// on [`as_fd`](Self::as_fd) when a call returns `WouldBlock`.
+/// on its descriptor (`AsFd`) when a call returns `WouldBlock`.
 pub struct LentStream {
     io: Layered<std::net::TcpStream>,
 }
