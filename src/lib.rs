@@ -19,8 +19,10 @@
 //! 3. `RETR f`: the session resolves `f` to a [`vfs::VfsPath`] and asks a worker to open it
 //!    ([`session::Job::OpenRead`]); a missing file ends here with 550.
 //! 4. The open stream comes back; the session replies 150 and hands a
-//!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: for a local
-//!    file on a plain connection a worker sends it with blocking, corked sendfile until the
+//!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: a local file
+//!    of up to 64 KiB that the page cache holds is read there (`RWF_NOWAIT`, never waiting for
+//!    storage) and sent from memory; for a larger local file on a plain connection a worker
+//!    sends it with blocking, corked sendfile until the
 //!    socket stays full for 20 ms (the reactor hands it back when the socket drains) or its
 //!    time is up (64 MiB or 100 ms while other tasks wait for a worker, else up to 1 s); under
 //!    TLS a worker reads, encrypts and sends it the same way; otherwise (ASCII, remote files)

@@ -72,6 +72,24 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     Ok(n.unsigned_abs())
 }
 
+/// `preadv2` with `RWF_NOWAIT`: reads up to `buf.len()` bytes of `file` at `offset` only as
+/// far as the page cache holds them, never waiting for storage.
+///
+/// # Errors
+/// `WouldBlock` when the bytes are not cached (or a lock is held); `Unsupported` on file
+/// systems that cannot tell; other read errors as `pread`.
+pub fn pread_cached(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let off = libc::off_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: the descriptor is valid for the call (borrowed); one iovec describing `buf`,
+    // which is valid and writable for its whole length during the call.
+    let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, off, libc::RWF_NOWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.unsigned_abs())
+}
+
 /// Whether a socket can take more bytes now (`poll` with no wait). Errors count as writable, so
 /// the caller's next write reports them.
 pub fn writable_now(fd: BorrowedFd<'_>) -> bool {
@@ -116,6 +134,24 @@ pub fn wait_writable(fd: BorrowedFd<'_>, millis: i32) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn pread_cached_reads_what_the_page_cache_holds_or_says_it_cannot() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut buf = [0u8; 16];
+        match super::pread_cached(file.as_fd(), &mut buf, 3) {
+            // Just written, so cached: the bytes from offset 3 on.
+            Ok(n) => assert_eq!(&buf[..n], b"3456789"),
+            Err(e) => {
+                assert!(matches!(e.kind(), std::io::ErrorKind::Unsupported | std::io::ErrorKind::WouldBlock), "{e}")
+            }
+        }
+    }
+
     #[test]
     fn the_temp_dir_has_a_size() {
         let dir = std::env::temp_dir();

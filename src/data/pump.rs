@@ -14,7 +14,9 @@
 //! (`Body::SendStream`), and every binary upload is received (decrypted) and written by a worker
 //! in one loop (`Body::RecvFile`), so each buffer stays on one core. Those workers use the data
 //! connection lent by the reactor (a duplicate of the descriptor, and the TLS session); to stop
-//! one the reactor marks the transfer cancelled and shuts the socket down.
+//! one the reactor marks the transfer cancelled and shuts the socket down. A binary download of
+//! a local file of up to `INLINE_SEND_MAX` that the page cache holds skips the worker: the
+//! reactor reads it with `RWF_NOWAIT` (which never waits for storage) and sends it from memory.
 //!
 //! The pump does not own workers or the poll: it hands out `PumpTask`s and takes `PumpDone`s,
 //! and the reactor moves them.
@@ -234,6 +236,29 @@ pub enum SendFileState {
     FileEnded,
     /// The socket failed (the client closed or reset it).
     SocketFailed(io::Error),
+}
+
+/// Binary downloads of local files up to this size are read on the reactor when the page cache
+/// holds them (see `cached_small_file`) and sent from memory: no worker round trip.
+pub const INLINE_SEND_MAX: u64 = 64 * 1024;
+
+/// The bytes of a small local file from its offset to `size`, if the page cache holds all of
+/// them: read without waiting for storage (`RWF_NOWAIT`), so the reactor may call it. `None`
+/// sends the file the usual way (not cached, too big, not local, or it shrank).
+fn cached_small_file(stream: &dyn ReadStream, size: u64) -> Option<Vec<u8>> {
+    let (fd, offset) = stream.sendfile_source()?;
+    let len = size.checked_sub(offset).filter(|len| *len <= INLINE_SEND_MAX)?;
+    let mut data = vec![0; usize::try_from(len).ok()?];
+    let mut got = 0;
+    while got < data.len() {
+        match crate::sys::pread_cached(fd, &mut data[got..], offset + got as u64) {
+            Ok(0) => return None,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(data)
 }
 
 /// Most bytes a transfer task moves in one slice (see `Budget`).
@@ -527,9 +552,12 @@ enum Body {
         offset: u64,
         end: u64,
     },
+    /// Bytes in memory: a listing, or a small file read from the page cache.
     Send {
         data: Vec<u8>,
         pos: usize,
+        /// A file (a transfer the stats count), not a listing.
+        file: bool,
     },
     /// A binary download of a local file over TLS, read, encrypted and sent by workers.
     SendStream {
@@ -588,18 +616,25 @@ pub struct Pump {
 }
 
 impl Pump {
-    /// A transfer waiting for its data connection. With `zero_copy_ok` (no TLS), a binary
-    /// download of a local file is sent with sendfile. A binary upload is received by workers
-    /// either way.
+    /// A transfer waiting for its data connection. A binary download of a small local file
+    /// the page cache holds is read here (never waiting for storage) and sent from memory; a
+    /// larger one with sendfile with `zero_copy_ok` (no TLS), else read, encrypted and sent by
+    /// a worker. A binary upload is received by workers either way.
     pub fn new(id: u64, body: TransferBody, now: Instant, zero_copy_ok: bool) -> Pump {
+        let mut inline = match &body {
+            TransferBody::Download { stream, ascii: false, size, .. } => cached_small_file(stream.as_ref(), *size),
+            _ => None,
+        };
         let body = match body {
+            // A small file the page cache holds goes out from memory (the file closes here).
+            _ if inline.is_some() => Body::Send { data: inline.take().unwrap_or_default(), pos: 0, file: true },
             TransferBody::Download { stream, ascii: false, size, .. }
                 if zero_copy_ok && stream.sendfile_source().is_some() =>
             {
                 let offset = stream.sendfile_source().map_or(0, |(_, o)| o);
                 Body::SendFile { stream: Some(stream), sock: None, offset, end: size.max(offset) }
             }
-            TransferBody::Send(data) => Body::Send { data, pos: 0 },
+            TransferBody::Send(data) => Body::Send { data, pos: 0, file: false },
             // Under TLS a local file is encrypted by the worker that reads it: handing each
             // buffer from a worker's core to the reactor's cost more than the encryption.
             TransferBody::Download { stream, ascii: false, .. } if stream.sendfile_source().is_some() => {
@@ -698,7 +733,7 @@ impl Pump {
 
     /// Whether this transfer moves a file (RETR, STOR...), not a listing.
     pub fn moves_a_file(&self) -> bool {
-        !matches!(self.body, Body::Send { .. })
+        !matches!(self.body, Body::Send { file: false, .. })
     }
 
     /// Bytes moved on the data connection so far.
@@ -1040,7 +1075,7 @@ impl Pump {
 
     fn drive_send(&mut self, now: Instant) {
         loop {
-            let (Some(socket), Body::Send { data, pos }) = (self.socket.as_mut(), &mut self.body) else { return };
+            let (Some(socket), Body::Send { data, pos, .. }) = (self.socket.as_mut(), &mut self.body) else { return };
             if *pos == data.len() {
                 return self.begin_close();
             }

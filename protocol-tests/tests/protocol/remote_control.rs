@@ -68,6 +68,26 @@ fn forget_and_refresh_make_outside_changes_visible() {
 }
 
 #[test]
+fn small_downloads_sent_from_the_page_cache_count_as_file_transfers() {
+    // Files of up to 64 KiB the page cache holds are read by the event loop and sent from
+    // memory, the way listings are; they are still file transfers, resumable, byte for byte.
+    let (s, url) = start(&CREDS);
+    let data = pattern(40_000, 9);
+    std::fs::write(s.path().join("small.bin"), &data).unwrap();
+    assert_eq!(std::fs::read(s.path().join("small.bin")).unwrap(), data, "now in the page cache");
+    let before = json(&rc(&url, &["core/stats"]).1);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.cmd("TYPE I").code, 200);
+    assert_eq!(c.retr("small.bin"), data);
+    assert_eq!(c.cmd("REST 39000").code, 350);
+    assert_eq!(c.retr("small.bin"), &data[39_000..]);
+    assert_eq!(c.listing("NLST"), "small.bin\r\n");
+    let after = json(&rc(&url, &["core/stats"]).1);
+    assert_eq!(after["transfers"].as_u64().unwrap() - before["transfers"].as_u64().unwrap(), 2, "{after}");
+    assert_eq!(after["bytes"].as_u64().unwrap() - before["bytes"].as_u64().unwrap(), 41_000);
+}
+
+#[test]
 fn stats_count_transfers_and_bytes() {
     let (s, url) = start(&CREDS);
     std::fs::write(s.path().join("f.bin"), pattern(300_000, 1)).unwrap();
