@@ -1238,6 +1238,12 @@ impl SendError {
 fn tls_failure(e: &io::Error) -> Option<TransferOutcome> {
     match e.kind() {
         // The connection logs these with the client's address (it knows it; the pump does not).
+        io::ErrorKind::InvalidData
+            if e.get_ref().is_some_and(|inner| inner.is::<crate::tls::stream::RecordError>()) =>
+        {
+            log::debug!("TLS on a data connection failed: {e}");
+            Some(TransferOutcome::ConnectionLost("TLS record on the data connection failed"))
+        }
         io::ErrorKind::InvalidData => {
             log::debug!("TLS on a data connection failed: {e}");
             Some(TransferOutcome::TlsRefused("TLS negotiation on the data connection failed"))

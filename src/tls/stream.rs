@@ -21,6 +21,20 @@ const TLS_WRITE_CHUNK: usize = 64 * 1024;
 /// connections read this much at once and feed rustls from memory.
 const TLS_DATA_READ: usize = 128 * 1024;
 
+/// A TLS failure after the handshake (a record that fails authentication, an alert from the
+/// peer): carried inside the `InvalidData` error a read returns, so a transfer can report a
+/// broken connection rather than a failed negotiation.
+#[derive(Debug)]
+pub struct RecordError(pub rustls::Error);
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TLS failure after the handshake: {}", self.0)
+    }
+}
+
+impl std::error::Error for RecordError {}
+
 /// A control or data connection.
 pub struct NetStream {
     io: Layered<TcpStream>,
@@ -83,6 +97,9 @@ struct TlsLayer {
     close_sent: bool,
     /// Data connections only: records read from the socket and not yet given to rustls.
     inbuf: Option<InBuf>,
+    /// Data connections only: an error met while gathering more records after some plaintext
+    /// was already read; the next read reports it.
+    deferred_error: Option<io::Error>,
 }
 
 /// Bytes read from the socket ahead of rustls: `data[start..end]` is pending.
@@ -102,8 +119,14 @@ impl NetStream {
     /// issues.
     pub fn start_tls(&mut self, mut conn: ServerConnection, token: [u8; 16]) {
         conn.set_resumption_data(&token);
-        self.io.tls =
-            Some(Box::new(TlsLayer { conn, must_resume: None, checked: false, close_sent: false, inbuf: None }));
+        self.io.tls = Some(Box::new(TlsLayer {
+            conn,
+            must_resume: None,
+            checked: false,
+            close_sent: false,
+            inbuf: None,
+            deferred_error: None,
+        }));
     }
 
     /// Puts TLS on a data connection: as [`start_tls`](Self::start_tls), reading the socket in
@@ -221,7 +244,10 @@ impl LentStream {
     /// Whether bytes already read from the socket wait for rustls: no readiness event will
     /// announce them, so a caller must not wait on the socket for them.
     pub fn has_pending_input(&self) -> bool {
-        self.io.tls.as_ref().and_then(|tls| tls.inbuf.as_ref()).is_some_and(|b| b.start < b.end)
+        self.io
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.deferred_error.is_some() || tls.inbuf.as_ref().is_some_and(|b| b.start < b.end))
     }
 
     /// Whether TLS records wait to be sent (a handshake reply the socket did not take).
@@ -253,8 +279,35 @@ impl std::os::fd::AsFd for LentStream {
 }
 
 impl TlsLayer {
-    /// Reads plaintext from the session (see [`NetStream::read`]).
+    /// Reads plaintext from the session (see [`NetStream::read`]). A data connection gathers
+    /// every record already at hand, up to `buf.len()`: rustls yields one record (16 KiB) per
+    /// read, and an upload written to storage 16 KiB at a time spent a quarter more CPU in the
+    /// file system (profiled) than one written in large blocks.
     fn read<S: Read + Write>(&mut self, tcp: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.deferred_error.take() {
+            return Err(e);
+        }
+        let mut filled = self.read_record(tcp, buf)?;
+        if self.inbuf.is_none() || filled == 0 {
+            return Ok(filled);
+        }
+        while filled < buf.len() {
+            match self.read_record(tcp, &mut buf[filled..]) {
+                // The end of the stream: the next read reports it again.
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    self.deferred_error = Some(e);
+                    break;
+                }
+            }
+        }
+        Ok(filled)
+    }
+
+    /// Reads the plaintext of the records rustls has decrypted, or pulls more records first.
+    fn read_record<S: Read + Write>(&mut self, tcp: &mut S, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
@@ -364,7 +417,10 @@ impl TlsLayer {
         if let Err(e) = self.conn.process_new_packets() {
             // Send the alert rustls queued, then fail.
             let _ = self.flush(tcp);
-            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            if self.conn.is_handshaking() {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordError(e)));
         }
         self.check_resumption()?;
         // Handshake replies go out at once.

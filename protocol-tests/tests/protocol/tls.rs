@@ -153,6 +153,29 @@ fn prot_p_uploads_that_end_on_a_worker_budget_complete_at_once() {
 }
 
 #[test]
+fn prot_p_upload_with_a_forged_record_fails_and_stores_nothing() {
+    // Four MiB of good records, then an application-data record that fails authentication,
+    // written under the TLS layer: the upload must fail, not be stored short or with the
+    // forged bytes, and the session must go on.
+    let t = start(&["--tls-optional"]);
+    let script = py_client(t.server.addr.port())
+        + "conn = f.transfercmd('STOR forged.bin')\n\
+           conn.sendall(os.urandom(1 << 20) * 4)\n\
+           os.write(conn.fileno(), bytes([23, 3, 3, 0, 64]) + os.urandom(64))\n\
+           conn.close()\n\
+           try:\n    print(f.voidresp()[:3])\n\
+           except ftplib.all_errors as e:\n    print(str(e)[:3])\n\
+           print(f.sendcmd('NOOP')[:3])\n";
+    let out = python(&script);
+    let codes: Vec<_> = out.split_whitespace().collect();
+    assert_eq!(codes.len(), 2, "{out}");
+    assert_eq!(codes[0], "426", "the upload fails as a broken transfer: {out}");
+    assert_eq!(codes[1], "200", "{out}");
+    let left: Vec<_> = std::fs::read_dir(t.server.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "neither the file nor a partial one is left: {left:?}");
+}
+
+#[test]
 fn lftp_with_ssl_force_mirrors_both_ways() {
     assert!(have("lftp"), "lftp is not installed: the README's test command installs it");
     let t = start(&["--tls-require-reuse"]);
