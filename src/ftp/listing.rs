@@ -1,11 +1,10 @@
 //! Listing formats: LIST (`ls -l` style that curl, lftp, FileZilla and rclone parse), NLST
 //! (bare names), and MLSD/MLST fact lines (RFC 3659 §7).
 
-use std::fmt::Write;
 use std::time::SystemTime;
 
 use crate::backend::Entry;
-use crate::ftp::time;
+use crate::ftp::{decimal, time};
 use crate::vfs::VfsOptions;
 
 /// MLSx facts this server knows, in the order they are printed (RFC 3659 §7.5).
@@ -43,33 +42,33 @@ impl FactSet {
     }
 }
 
-/// The `-rw-r--r--` mode string.
-fn mode_string(is_dir: bool, mode: u32) -> String {
-    let mut s = String::with_capacity(10);
-    s.push(if is_dir { 'd' } else { '-' });
+/// Appends the `-rw-r--r--` mode string.
+fn push_mode(out: &mut String, is_dir: bool, mode: u32) {
+    out.push(if is_dir { 'd' } else { '-' });
     for shift in [6, 3, 0] {
         let bits = mode >> shift;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+        out.push(if bits & 4 != 0 { 'r' } else { '-' });
+        out.push(if bits & 2 != 0 { 'w' } else { '-' });
+        out.push(if bits & 1 != 0 { 'x' } else { '-' });
     }
-    s
 }
 
 /// Appends one LIST line: `drwxr-xr-x 1 uid gid size Mon DD HH:MM name\r\n`. Sizes are never
 /// truncated; the date follows `ls` (time for the last six months, else the year), in UTC.
 pub fn list_line(out: &mut String, e: &Entry, opts: &VfsOptions, now: SystemTime) {
     let mode = if e.is_dir() { opts.dir_mode() } else { opts.file_mode() };
-    let _ = write!(
-        out,
-        "{} 1 {:<8} {:<8} {:>12} {} {}\r\n",
-        mode_string(e.is_dir(), mode),
-        opts.uid,
-        opts.gid,
-        e.size,
-        time::ls_date(e.mtime, now),
-        e.name
-    );
+    push_mode(out, e.is_dir(), mode);
+    out.push_str(" 1 ");
+    decimal::push_left(out, u64::from(opts.uid), 8);
+    out.push(' ');
+    decimal::push_left(out, u64::from(opts.gid), 8);
+    out.push(' ');
+    decimal::push_right(out, e.size, 12);
+    out.push(' ');
+    time::push_ls_date(out, e.mtime, now);
+    out.push(' ');
+    out.push_str(&e.name);
+    out.push_str("\r\n");
 }
 
 /// Appends one NLST line: the bare name.
@@ -81,20 +80,41 @@ pub fn nlst_line(out: &mut String, e: &Entry) {
 /// The fact list of one entry without the name: `type=file;size=3;modify=...;` (RFC 3659).
 pub fn facts(e: &Entry, opts: &VfsOptions, read_only: bool, wanted: FactSet) -> String {
     let mut s = String::new();
+    push_facts(&mut s, e, opts, read_only, wanted);
+    s
+}
+
+/// Appends [`facts`]' text.
+fn push_facts(out: &mut String, e: &Entry, opts: &VfsOptions, read_only: bool, wanted: FactSet) {
     for (i, fact) in MLST_FACTS.iter().enumerate() {
         if !wanted.has(i) {
             continue;
         }
-        let _ = match *fact {
-            "type" => write!(s, "type={};", if e.is_dir() { "dir" } else { "file" }),
-            "size" => write!(s, "size={};", e.size),
-            "modify" => write!(s, "modify={};", time::time_val(e.mtime)),
-            "perm" => write!(s, "perm={};", perm_fact(e.is_dir(), read_only)),
-            "unix.mode" => write!(s, "unix.mode=0{:o};", if e.is_dir() { opts.dir_mode() } else { opts.file_mode() }),
-            _ => Ok(()),
-        };
+        match *fact {
+            "type" => out.push_str(if e.is_dir() { "type=dir;" } else { "type=file;" }),
+            "size" => {
+                out.push_str("size=");
+                decimal::push_left(out, e.size, 0);
+                out.push(';');
+            }
+            "modify" => {
+                out.push_str("modify=");
+                time::push_time_val(out, e.mtime);
+                out.push(';');
+            }
+            "perm" => {
+                out.push_str("perm=");
+                out.push_str(perm_fact(e.is_dir(), read_only));
+                out.push(';');
+            }
+            "unix.mode" => {
+                out.push_str("unix.mode=0");
+                decimal::push_octal(out, u64::from(if e.is_dir() { opts.dir_mode() } else { opts.file_mode() }));
+                out.push(';');
+            }
+            _ => {}
+        }
     }
-    s
 }
 
 /// RFC 3659 §7.5.5 perm letters: files a(ppend) d(elete) f(rename) r(etrieve) w(rite);
@@ -110,7 +130,10 @@ fn perm_fact(is_dir: bool, read_only: bool) -> &'static str {
 
 /// Appends one MLSD line: `facts name\r\n`.
 pub fn mlsd_line(out: &mut String, e: &Entry, opts: &VfsOptions, read_only: bool, wanted: FactSet) {
-    let _ = write!(out, "{} {}\r\n", facts(e, opts, read_only, wanted), e.name);
+    push_facts(out, e, opts, read_only, wanted);
+    out.push(' ');
+    out.push_str(&e.name);
+    out.push_str("\r\n");
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod command;
+pub mod decimal;
 pub mod features;
 pub mod line;
 pub mod listing;

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::ftp::decimal;
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -83,8 +85,29 @@ pub fn utc(t: SystemTime) -> Utc {
 
 /// RFC 3659 time-val without fraction: `YYYYMMDDHHMMSS` (MDTM, MLSx `modify`).
 pub fn time_val(t: SystemTime) -> String {
+    let mut s = String::with_capacity(14);
+    push_time_val(&mut s, t);
+    s
+}
+
+/// Appends [`time_val`]'s text.
+pub fn push_time_val(out: &mut String, t: SystemTime) {
     let u = utc(t);
-    format!("{:04}{:02}{:02}{:02}{:02}{:02}", u.year, u.month, u.day, u.hour, u.minute, u.second)
+    push_year(out, u.year);
+    for field in [u.month, u.day, u.hour, u.minute, u.second] {
+        decimal::push_zero_padded(out, u64::from(field), 2);
+    }
+}
+
+/// `{:04}` of a year, without `core::fmt` for the years a file can have.
+fn push_year(out: &mut String, year: i64) {
+    match u64::try_from(year) {
+        Ok(y) if y <= 9999 => decimal::push_zero_padded(out, y, 4),
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(out, "{year:04}");
+        }
+    }
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -93,17 +116,30 @@ const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Au
 /// months (and up to an hour ahead), else `Mon DD  YYYY`, as GNU ls and every FTP listing
 /// parser expect.
 pub fn ls_date(t: SystemTime, now: SystemTime) -> String {
+    let mut s = String::with_capacity(12);
+    push_ls_date(&mut s, t, now);
+    s
+}
+
+/// Appends [`ls_date`]'s text.
+pub fn push_ls_date(out: &mut String, t: SystemTime, now: SystemTime) {
     const SIX_MONTHS: Duration = Duration::from_secs(182 * 86_400);
     let u = utc(t);
-    let month = MONTHS[(u.month as usize).saturating_sub(1) % 12];
+    out.push_str(MONTHS[(u.month as usize).saturating_sub(1) % 12]);
+    out.push(' ');
+    decimal::push_right(out, u64::from(u.day), 2);
     let recent = match now.duration_since(t) {
         Ok(age) => age < SIX_MONTHS,
         Err(ahead) => ahead.duration() <= Duration::from_secs(3600),
     };
     if recent {
-        format!("{month} {:>2} {:02}:{:02}", u.day, u.hour, u.minute)
+        out.push(' ');
+        decimal::push_zero_padded(out, u64::from(u.hour), 2);
+        out.push(':');
+        decimal::push_zero_padded(out, u64::from(u.minute), 2);
     } else {
-        format!("{month} {:>2}  {:04}", u.day, u.year)
+        out.push_str("  ");
+        push_year(out, u.year);
     }
 }
 
