@@ -70,3 +70,40 @@ fn stat_with_a_path_lists_over_the_control_connection() {
     assert!(r.lines.iter().any(|l| l.ends_with(" a.txt")), "{r:?}");
     assert_eq!(c.cmd("STAT /nope").code, 550);
 }
+
+#[test]
+fn a_large_directory_lists_every_file_once_with_its_own_size_and_date() {
+    // 5,000 files: over the size at which the local backend stats entries on several threads.
+    let s = Server::start(&[]);
+    let dir = s.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    let base = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_934_245);
+    for i in 0..5000u64 {
+        let f = std::fs::File::create(dir.join(format!("f{i:04}"))).unwrap();
+        f.set_len(i).unwrap();
+        f.set_modified(base + std::time::Duration::from_secs(i * 60)).unwrap();
+    }
+    std::os::unix::fs::symlink("f0001", dir.join("link")).unwrap();
+    std::fs::write(dir.join(".f0002.1.ftpvfs-partial"), b"partial").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    let mlsd = c.listing("MLSD big");
+    let lines: Vec<&str> = mlsd.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 5000, "every file once; no link, no partial upload");
+    for (i, line) in lines.iter().enumerate() {
+        let t = base + std::time::Duration::from_secs(i as u64 * 60);
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        // 2020-01-02 is day 18263; all the dates here fall in January 2020.
+        let want = format!(
+            "type=file;size={i};modify=202001{:02}{:02}{:02}{:02};perm=adfrw;unix.mode=0644; f{i:04}",
+            days - 18_262 + 1,
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        );
+        assert_eq!(*line, want);
+    }
+    let list = c.listing("LIST big");
+    assert_eq!(list.lines().count(), 5000);
+    assert!(list.starts_with("-rw-r--r-- 1 0        0                   0 Jan  2  2020 f0000\r\n"), "{}", &list[..80]);
+}
