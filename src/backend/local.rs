@@ -79,7 +79,8 @@ impl LocalBackend {
     }
 }
 
-fn entry_from(name: String, m: &fs::Metadata) -> Entry {
+/// The entry for a stat'ed regular file or directory.
+pub(super) fn entry_from(name: String, m: &fs::Metadata) -> Entry {
     let kind = if m.is_dir() { EntryKind::Dir } else { EntryKind::File };
     Entry {
         name,
@@ -87,55 +88,6 @@ fn entry_from(name: String, m: &fs::Metadata) -> Entry {
         size: if m.is_dir() { 0 } else { m.len() },
         mtime: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     }
-}
-
-/// Directories with at least this many entries are stat'ed by several threads.
-const PARALLEL_STAT_MIN: usize = 2048;
-
-/// Most threads one listing stats with (the worker's own included).
-const PARALLEL_STAT_MAX_THREADS: usize = 4;
-
-/// The entries for `items` (each stat'ed relative to its directory; one that vanished or cannot
-/// be stat'ed is skipped), in `items`' order. A large directory is split across up to
-/// [`PARALLEL_STAT_MAX_THREADS`] scoped threads, one per core: a cold listing of 10,000 files is
-/// mostly these system calls, and a thread costs tens of microseconds.
-fn stat_all(items: &[(String, fs::DirEntry)], dir: &VfsPath) -> Vec<Entry> {
-    let stat_chunk = |chunk: &[(String, fs::DirEntry)]| -> Vec<Entry> {
-        let mut out = Vec::with_capacity(chunk.len());
-        for (name, item) in chunk {
-            match item.metadata() {
-                Ok(m) => out.push(entry_from(name.clone(), &m)),
-                Err(e) => log::debug!("skipping {dir}/{name}: {e}"),
-            }
-        }
-        out
-    };
-    let threads = if items.len() < PARALLEL_STAT_MIN {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(PARALLEL_STAT_MAX_THREADS)
-    };
-    if threads <= 1 {
-        return stat_chunk(items);
-    }
-    let chunk_len = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut chunks = items.chunks(chunk_len);
-        // This thread takes the first chunk itself.
-        let own = chunks.next().unwrap_or(&[]);
-        let helpers: Vec<_> = chunks
-            .map(|chunk| (chunk, std::thread::Builder::new().spawn_scoped(scope, move || stat_chunk(chunk))))
-            .collect();
-        let mut out = stat_chunk(own);
-        for (chunk, helper) in helpers {
-            // A thread that could not be started (or failed) leaves its chunk to this one.
-            match helper.map(|h| h.join()) {
-                Ok(Ok(part)) => out.extend(part),
-                _ => out.extend(stat_chunk(chunk)),
-            }
-        }
-        out
-    })
 }
 
 fn nofollow() -> OpenOptions {
@@ -160,24 +112,10 @@ impl Backend for LocalBackend {
         if !self.lstat(path, &real)?.is_dir() {
             return Err(Error::new(ErrorKind::NotADirectory, path.as_str()));
         }
-        let mut served = Vec::new();
-        for item in fs::read_dir(&real).map_err(|e| Error::from_io(e, path.as_str()))? {
-            let item = item.map_err(|e| Error::from_io(e, path.as_str()))?;
-            let Ok(name) = item.file_name().into_string() else {
-                log::debug!("skipping a name in {path} that is not UTF-8");
-                continue;
-            };
-            if name.ends_with(PARTIAL_SUFFIX) {
-                continue;
-            }
-            let Ok(ft) = item.file_type() else { continue };
-            if !(ft.is_file() || ft.is_dir()) {
-                // Symlinks, devices, FIFOs, sockets: not served.
-                continue;
-            }
-            served.push((name, item));
-        }
-        let mut out = stat_all(&served, path);
+        let read = fs::read_dir(&real).map_err(|e| Error::from_io(e, path.as_str()))?;
+        // Symlinks, devices, FIFOs, sockets and partial uploads are not served.
+        let served = |name: &str, ft: fs::FileType| (ft.is_file() || ft.is_dir()) && !name.ends_with(PARTIAL_SUFFIX);
+        let mut out = super::dir_scan::scan(read, served, path.as_str())?;
         out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -2,6 +2,7 @@
 //! only from worker threads (never from the reactor). Paths are `VfsPath`s, already checked, so
 //! no client string reaches a backend unvalidated.
 
+mod dir_scan;
 pub mod error;
 pub mod ftp;
 pub mod local;
