@@ -72,6 +72,23 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     Ok(n.unsigned_abs())
 }
 
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`: starts writing `len` bytes of `file` from `offset`
+/// to storage without waiting for it (dirty pages already under writeback are skipped).
+///
+/// # Errors
+/// As sync_file_range (`Unsupported`-like errors on file systems without it).
+pub fn start_writeback(file: BorrowedFd<'_>, offset: u64, len: u64) -> io::Result<()> {
+    let offset = libc::off64_t::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let len = libc::off64_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the descriptor is valid for the duration of the call (borrowed); no memory is
+    // passed.
+    let r = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `preadv2` with `RWF_NOWAIT`: reads up to `buf.len()` bytes of `file` at `offset` only as
 /// far as the page cache holds them, never waiting for storage.
 ///

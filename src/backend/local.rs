@@ -166,6 +166,10 @@ impl Backend for LocalBackend {
                     written: 0,
                     path: client_path,
                     commit: Commit::RenameOver { partial, target: real },
+                    // Renaming over an existing file makes ext4 write the new one out in that
+                    // call (its guard against empty files after a crash): spread that along the
+                    // upload instead.
+                    written_back: existing.is_some().then_some(0),
                 }))
             }
             WriteMode::At(offset) => {
@@ -184,7 +188,13 @@ impl Backend for LocalBackend {
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
                 file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
-                Ok(Box::new(LocalWrite { file, written: 0, path: client_path, commit: Commit::InPlace }))
+                Ok(Box::new(LocalWrite {
+                    file,
+                    written: 0,
+                    path: client_path,
+                    commit: Commit::InPlace,
+                    written_back: None,
+                }))
             }
             WriteMode::Append => {
                 let file = nofollow()
@@ -193,7 +203,13 @@ impl Backend for LocalBackend {
                     .mode(0o666)
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
-                Ok(Box::new(LocalWrite { file, written: 0, path: client_path, commit: Commit::InPlace }))
+                Ok(Box::new(LocalWrite {
+                    file,
+                    written: 0,
+                    path: client_path,
+                    commit: Commit::InPlace,
+                    written_back: None,
+                }))
             }
         }
     }
@@ -219,7 +235,7 @@ impl Backend for LocalBackend {
         if self.lstat(path, &real)?.is_dir() {
             return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
         }
-        fs::remove_file(&real).map_err(|e| Error::from_io(e, path.as_str()))
+        super::free_later::remove_file(&real).map_err(|e| Error::from_io(e, path.as_str()))
     }
 
     fn rename(&self, from: &VfsPath, to: &VfsPath) -> Result<()> {
@@ -232,7 +248,7 @@ impl Backend for LocalBackend {
                 return Err(Error::new(ErrorKind::AlreadyExists, to.as_str()));
             }
         }
-        fs::rename(&real_from, &real_to).map_err(|e| Error::from_io(e, to.as_str()))
+        super::free_later::rename_over(&real_from, &real_to).map_err(|e| Error::from_io(e, to.as_str()))
     }
 
     fn usage(&self) -> Result<crate::backend::Usage> {
@@ -303,19 +319,36 @@ struct LocalWrite {
     written: u64,
     path: String,
     commit: Commit,
+    /// When replacing an existing file: how much of the upload has been sent to storage
+    /// ([`WRITEBACK_STEP`] at a time, without waiting for it).
+    written_back: Option<u64>,
 }
+
+/// How much a replacing upload writes before starting that part's writeback. Measured on ext4
+/// with a 1 GiB file: renaming over the old file took 260-350 ms when the new one was still all
+/// dirty, and no measurable time when its writeback had been started every 8 MiB (the writes
+/// took 40-80 ms longer).
+const WRITEBACK_STEP: u64 = 8 << 20;
 
 impl WriteStream for LocalWrite {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         self.file.write_all(buf).map_err(|e| Error::from_io(e, self.path.as_str()))?;
         self.written += buf.len() as u64;
+        if let Some(done) = self.written_back {
+            if self.written - done >= WRITEBACK_STEP {
+                use std::os::fd::AsFd;
+                // Best effort: a file system without it just leaves the work to the rename.
+                let started = crate::sys::start_writeback(self.file.as_fd(), done, self.written - done);
+                self.written_back = started.is_ok().then_some(self.written);
+            }
+        }
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<u64> {
         self.file.flush().map_err(|e| Error::from_io(e, self.path.as_str()))?;
         if let Commit::RenameOver { partial, target } = std::mem::replace(&mut self.commit, Commit::InPlace) {
-            if let Err(e) = fs::rename(&partial, &target) {
+            if let Err(e) = super::free_later::rename_over(&partial, &target) {
                 let _ = fs::remove_file(&partial);
                 return Err(Error::from_io(e, self.path.as_str()));
             }
@@ -370,6 +403,27 @@ mod tests {
         assert_eq!(w.commit().unwrap(), 8);
         assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"new data");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no partial left behind");
+    }
+
+    #[test]
+    fn a_large_replacing_upload_written_back_as_it_goes_lands_whole() {
+        // Over WRITEBACK_STEP several times, in odd-sized pieces, over a file that is open for
+        // reading meanwhile: the reader keeps the old bytes, the name gets every new byte.
+        let (dir, b) = setup();
+        fs::write(dir.path().join("f"), vec![1u8; 3 << 20]).unwrap();
+        let mut reader = File::open(dir.path().join("f")).unwrap();
+        let data: Vec<u8> = (0..(3 * WRITEBACK_STEP + 12_345) as usize).map(|i| (i % 251) as u8).collect();
+        let mut w = b.open_write(&p("f"), WriteMode::Replace).unwrap();
+        for piece in data.chunks(1_000_003) {
+            w.write_all(piece).unwrap();
+        }
+        assert_eq!(w.commit().unwrap(), data.len() as u64);
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), data);
+        let mut old = Vec::new();
+        reader.read_to_end(&mut old).unwrap();
+        assert_eq!(old, vec![1u8; 3 << 20]);
+        b.remove(&p("f")).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

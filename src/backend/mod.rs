@@ -4,6 +4,7 @@
 
 mod dir_scan;
 pub mod error;
+pub mod free_later;
 pub mod ftp;
 pub mod local;
 pub mod memory;

@@ -114,7 +114,7 @@ impl Cache {
         let fresh = self.temp_path(path);
         let f = File::create(&fresh).map_err(io_err(path))?;
         f.set_len(size).map_err(io_err(path))?;
-        std::fs::rename(&fresh, &data).map_err(io_err(path))?;
+        crate::backend::free_later::rename_over(&fresh, &data).map_err(io_err(path))?;
         st.meta.size = size;
         st.meta.mtime = mtime;
         st.meta.ranges = super::ranges::RangeSet::new();
@@ -184,7 +184,7 @@ impl CachedWriter {
         drop(file);
         let data = self.cache.data_path(&self.path);
         let mut st = self.item.lock();
-        std::fs::rename(&self.temp, &data).map_err(io_err(&self.path))?;
+        crate::backend::free_later::rename_over(&self.temp, &data).map_err(io_err(&self.path))?;
         st.meta.size = self.end;
         st.meta.ranges = super::ranges::RangeSet::from_pairs([(0, self.end)]);
         st.meta.mtime = SystemTime::now();
