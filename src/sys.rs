@@ -72,6 +72,67 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     Ok(n.unsigned_abs())
 }
 
+/// `openat2(2)` for reading, only as far as the kernel's lookup cache goes: opens `relative`
+/// under the directory `dir` with `RESOLVE_CACHED` (fails with `WouldBlock` rather than read a
+/// directory from storage), `RESOLVE_BENEATH` (no `..` or absolute path out of `dir`) and
+/// `RESOLVE_NO_SYMLINKS` (no symlink anywhere on the way, the last component included).
+///
+/// # Errors
+/// `WouldBlock` when the lookup would need storage; `Unsupported` on kernels without openat2
+/// (before 5.6) or `RESOLVE_CACHED` (before 5.12); otherwise as openat2.
+pub fn open_cached_beneath(dir: BorrowedFd<'_>, relative: &Path) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let path =
+        CString::new(relative.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: open_how is plain data; all-zero is its documented default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer (the caller checks
+    // the file type and clears the flag).
+    how.flags = (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
+    how.resolve =
+        libc::RESOLVE_CACHED | libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    // SAFETY: `dir` is valid for the call (borrowed), `path` is a NUL-terminated string that
+    // outlives it, and `how` is a valid open_how whose size is passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::EAGAIN) => io::ErrorKind::WouldBlock.into(),
+            Some(libc::ENOSYS) | Some(libc::EINVAL) | Some(libc::E2BIG) => io::ErrorKind::Unsupported.into(),
+            _ => e,
+        });
+    }
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("openat2 returned an invalid descriptor"))?;
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Clears `O_NONBLOCK` on `file` (opened non-blocking only so that opening a FIFO by mistake
+/// could not wait for a writer).
+///
+/// # Errors
+/// As fcntl.
+pub fn clear_nonblocking(file: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor valid for the duration of the calls (borrowed).
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`: starts writing `len` bytes of `file` from `offset`
 /// to storage without waiting for it (dirty pages already under writeback are skipped).
 ///

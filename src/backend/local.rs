@@ -33,13 +33,21 @@ pub const PARTIAL_SUFFIX: &str = ".ftpvfs-partial";
 #[derive(Debug)]
 pub struct LocalBackend {
     root: PathBuf,
+    /// The root directory, held open for `open_read_now` (`None` if it could not be opened:
+    /// every open then goes through the worker path).
+    root_dir: Option<File>,
     next_partial: AtomicU64,
 }
 
 impl LocalBackend {
     /// Serves `root`, which should be an absolute, canonical directory path.
     pub fn new(root: PathBuf) -> LocalBackend {
-        LocalBackend { root, next_partial: AtomicU64::new(0) }
+        let root_dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(&root)
+            .ok();
+        LocalBackend { root, root_dir, next_partial: AtomicU64::new(0) }
     }
 
     /// The real path of `p`, after checking that no directory on the way is a symlink.
@@ -122,7 +130,13 @@ impl Backend for LocalBackend {
 
     fn open_read(&self, path: &VfsPath, offset: u64, len: Option<u64>) -> Result<Box<dyn ReadStream>> {
         let real = self.real(path)?;
-        let mut file = nofollow().read(true).open(&real).map_err(|e| Error::from_io(e, path.as_str()))?;
+        // Non-blocking so that a FIFO (never served) cannot hold this thread waiting for a
+        // writer; cleared below once the file is known to be a regular one.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&real)
+            .map_err(|e| Error::from_io(e, path.as_str()))?;
         let m = file.metadata().map_err(|e| Error::from_io(e, path.as_str()))?;
         if m.is_dir() {
             return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
@@ -130,10 +144,33 @@ impl Backend for LocalBackend {
         if !m.is_file() {
             return Err(Error::new(ErrorKind::NotFound, path.as_str()));
         }
+        {
+            use std::os::fd::AsFd;
+            crate::sys::clear_nonblocking(file.as_fd()).map_err(|e| Error::from_io(e, path.as_str()))?;
+        }
         if offset > 0 {
             file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
         }
         Ok(Box::new(LocalRead { file, remaining: len, path: path.as_str().to_string() }))
+    }
+
+    /// SECURITY: `openat2` under the root directory with `RESOLVE_BENEATH` and
+    /// `RESOLVE_NO_SYMLINKS` is at least as strict as `real` + `O_NOFOLLOW` (no symlink
+    /// anywhere, nothing outside the root); `RESOLVE_CACHED` makes it fail instead of reading a
+    /// directory from storage, and anything but a regular file is left to `open_read`.
+    fn open_read_now(&self, path: &VfsPath) -> Option<(Box<dyn ReadStream>, Entry)> {
+        use std::os::fd::AsFd;
+        let root = self.root_dir.as_ref()?;
+        let name = path.components().last()?.to_string();
+        let relative: PathBuf = path.components().collect();
+        let file = File::from(crate::sys::open_cached_beneath(root.as_fd(), &relative).ok()?);
+        let m = file.metadata().ok()?;
+        if !m.is_file() {
+            return None;
+        }
+        crate::sys::clear_nonblocking(file.as_fd()).ok()?;
+        let entry = entry_from(name, &m);
+        Some((Box::new(LocalRead { file, remaining: None, path: path.as_str().to_string() }), entry))
     }
 
     fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
@@ -403,6 +440,34 @@ mod tests {
         assert_eq!(w.commit().unwrap(), 8);
         assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"new data");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no partial left behind");
+    }
+
+    #[test]
+    fn open_read_now_opens_only_plain_files_inside_the_root() {
+        let (dir, b) = setup();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::write(dir.path().join("d/f"), b"12345").unwrap();
+        std::os::unix::fs::symlink("f", dir.path().join("d/link")).unwrap();
+        std::os::unix::fs::symlink("d", dir.path().join("dlink")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("out")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(dir.path().join("fifo")).status().unwrap().success());
+        match b.open_read_now(&p("/d/f")) {
+            Some((mut stream, entry)) => {
+                assert_eq!((entry.name.as_str(), entry.size), ("f", 5));
+                let mut buf = [0u8; 16];
+                assert_eq!(stream.read(&mut buf).unwrap(), 5);
+                assert_eq!(stream.sendfile_source().map(|(_, pos)| pos), Some(5));
+            }
+            None => {
+                // Only a kernel without openat2's RESOLVE_CACHED (before 5.12) may say no here.
+                let root = File::open(dir.path()).unwrap();
+                let e = crate::sys::open_cached_beneath(std::os::fd::AsFd::as_fd(&root), Path::new("d/f")).unwrap_err();
+                assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{e}");
+            }
+        }
+        for refused in ["/d/link", "/dlink/f", "/out/passwd", "/d", "/", "/fifo", "/missing"] {
+            assert!(b.open_read_now(&p(refused)).is_none(), "{refused} is left to open_read");
+        }
     }
 
     #[test]

@@ -147,6 +147,14 @@ pub trait Backend: Send + Sync {
     /// # Errors
     /// `NotFound`, `IsDirectory`, ...
     fn open_read(&self, path: &VfsPath, offset: u64, len: Option<u64>) -> Result<Box<dyn ReadStream>>;
+    /// Opens a whole file for reading on the spot, but only when that cannot wait for storage
+    /// (the local backend: every directory on the way is in the kernel's lookup cache).
+    /// `None` means "use `open_read` on a worker", which also gives the right error for a
+    /// path that fails here. Remote backends always answer `None`.
+    fn open_read_now(&self, path: &VfsPath) -> Option<(Box<dyn ReadStream>, Entry)> {
+        let _ = path;
+        None
+    }
     /// Opens a file for writing.
     ///
     /// # Errors

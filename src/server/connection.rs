@@ -345,7 +345,10 @@ impl Connection {
     fn apply(&mut self, action: Action, ctx: &mut Ctx, now: Instant) {
         match action {
             Action::Reply(r) => r.write_to(&mut self.out),
-            Action::Job(job, vfs) => ctx.workers.submit(Task::Session { conn: self.id, job, vfs }),
+            Action::Job(job, vfs) => match crate::session::jobs::run_now(vfs.as_ref(), &job) {
+                Some(result) => self.session.on_job_done(result, now),
+                None => ctx.workers.submit(Task::Session { conn: self.id, job, vfs }),
+            },
             Action::OpenPassive => {
                 self.drop_passive(ctx);
                 self.early_data = None;

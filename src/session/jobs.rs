@@ -109,6 +109,16 @@ impl std::fmt::Debug for JobOutput {
 /// The result a session receives.
 pub type JobResult = Result<JobOutput, backend::Error>;
 
+/// Runs `job` on the spot when it cannot wait for storage: an open for reading from the start
+/// of a local file whose path the kernel has cached (saves a round trip through a worker for
+/// each cached download). `None` sends the job to a worker as usual.
+pub fn run_now(vfs: Option<&Arc<Vfs>>, job: &Job) -> Option<JobResult> {
+    match job {
+        Job::OpenRead(path, 0) => vfs?.open_read_now(path).map(|(stream, entry)| Ok(JobOutput::Reader(stream, entry))),
+        _ => None,
+    }
+}
+
 /// Runs one job against the session's VFS (`None` before login: only `ProxyLogin` runs).
 /// Blocking; worker threads only.
 pub fn run(vfs: Option<&Arc<Vfs>>, job: Job) -> JobResult {

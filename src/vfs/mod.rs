@@ -324,6 +324,23 @@ impl Vfs {
         Ok((Box::new(reader), entry))
     }
 
+    /// Opens a whole file for reading on the spot when the backend can do it without waiting
+    /// for storage (see `Backend::open_read_now`); `None` means "use [`open_read`](Self::open_read)
+    /// on a worker". Only without a cache, without case folding, and when the directory cache
+    /// does not already know the path as missing or a directory, so the answer is the one
+    /// `open_read` would give.
+    pub fn open_read_now(&self, path: &VfsPath) -> Option<(Box<dyn ReadStream>, Entry)> {
+        if self.cache.is_some() || self.options.case_insensitive {
+            return None;
+        }
+        match self.dirs.lookup(path, Instant::now()) {
+            Some(None) => return None,
+            Some(Some(e)) if e.is_dir() => return None,
+            _ => {}
+        }
+        self.backend.open_read_now(path)
+    }
+
     /// `--vfs-case-insensitive`: the path with each component that does not exist as typed
     /// replaced by the one entry of its directory that matches it ignoring case. A name with no
     /// match (a new file) or more than one is left as typed.

@@ -47,6 +47,24 @@ fn symlinks_pointing_out_of_the_root_are_not_served() {
 }
 
 #[test]
+fn a_fifo_is_not_served_and_never_holds_the_server() {
+    // Opening a FIFO for reading waits for a writer: were it opened, the loop (or a worker)
+    // would hang. More attempts than there are workers, then an ordinary download.
+    let s = Server::start(&[]);
+    let fifo = s.path().join("pipe");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::fs::write(s.path().join("plain.txt"), b"plain").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    for _ in 0..12 {
+        let (_, r) = c.open_data("RETR pipe");
+        assert_eq!(r.code, 550, "{r:?}");
+    }
+    assert_eq!(c.retr("plain.txt"), b"plain");
+    assert_eq!(c.listing("NLST"), "plain.txt\r\n", "the FIFO is not listed");
+}
+
+#[test]
 fn nul_and_cr_in_names_are_refused_and_never_echoed_raw() {
     let s = Server::start(&[]);
     let mut c = Client::login_anonymous(s.addr);
