@@ -16,8 +16,10 @@
 //! 1. `PASV`: the session asks for a passive port ([`session::Action::OpenPassive`]); the
 //!    reactor binds one from [`data::passive_pool`] and the session replies 227.
 //! 2. The client connects; the reactor accepts it only from the control peer's address.
-//! 3. `RETR f`: the session resolves `f` to a [`vfs::VfsPath`] and asks a worker to open it
-//!    ([`session::Job::OpenRead`]); a missing file ends here with 550.
+//! 3. `RETR f`: the session resolves `f` to a [`vfs::VfsPath`] and asks for it to be opened
+//!    ([`session::Job::OpenRead`]): the reactor opens a local file itself when the kernel has
+//!    its path cached ([`session::jobs::run_now`]), else a worker does; a missing file ends
+//!    here with 550.
 //! 4. The open stream comes back; the session replies 150 and hands a
 //!    [`data::TransferPlan`] to the reactor, which runs a [`data::pump::Pump`]: a local file
 //!    of up to 64 KiB that the page cache holds is read there (`RWF_NOWAIT`, never waiting for
