@@ -74,8 +74,9 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
 
 /// `openat2(2)` for reading, only as far as the kernel's lookup cache goes: opens `relative`
 /// under the directory `dir` with `RESOLVE_CACHED` (fails with `WouldBlock` rather than read a
-/// directory from storage), `RESOLVE_BENEATH` (no `..` or absolute path out of `dir`) and
-/// `RESOLVE_NO_SYMLINKS` (no symlink anywhere on the way, the last component included).
+/// directory from storage), `RESOLVE_BENEATH` (no `..` or absolute path out of `dir`),
+/// `RESOLVE_NO_SYMLINKS` (no symlink anywhere on the way, the last component included) and
+/// `RESOLVE_NO_XDEV` (no crossing into another mount, which could be a network file system).
 ///
 /// # Errors
 /// `WouldBlock` when the lookup would need storage; `Unsupported` on kernels without openat2
@@ -89,8 +90,11 @@ pub fn open_cached_beneath(dir: BorrowedFd<'_>, relative: &Path) -> io::Result<s
     // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer (the caller checks
     // the file type and clears the flag).
     how.flags = (libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
-    how.resolve =
-        libc::RESOLVE_CACHED | libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = libc::RESOLVE_CACHED
+        | libc::RESOLVE_BENEATH
+        | libc::RESOLVE_NO_SYMLINKS
+        | libc::RESOLVE_NO_MAGICLINKS
+        | libc::RESOLVE_NO_XDEV;
     // SAFETY: `dir` is valid for the call (borrowed), `path` is a NUL-terminated string that
     // outlives it, and `how` is a valid open_how whose size is passed.
     let fd = unsafe {
@@ -113,6 +117,24 @@ pub fn open_cached_beneath(dir: BorrowedFd<'_>, relative: &Path) -> io::Result<s
     let fd = i32::try_from(fd).map_err(|_| io::Error::other("openat2 returned an invalid descriptor"))?;
     // SAFETY: openat2 returned a new descriptor that nothing else owns.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// The file system type (`f_type`, a magic number such as 0xEF53 for ext2/3/4) of the file
+/// system holding `file`: `fstatfs(2)`.
+///
+/// # Errors
+/// As fstatfs.
+pub fn fs_type(file: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: statfs is plain data and all-zero is valid; the descriptor is valid for the call
+    // (borrowed) and the kernel writes only into `st`.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstatfs(file.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // f_type's C type varies between libcs; the magic numbers fit in 32 bits.
+    #[allow(clippy::unnecessary_cast)]
+    Ok((st.f_type as u64) & 0xffff_ffff)
 }
 
 /// Clears `O_NONBLOCK` on `file` (opened non-blocking only so that opening a FIFO by mistake
