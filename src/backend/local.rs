@@ -234,13 +234,7 @@ impl Backend for LocalBackend {
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
                 file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
-                Ok(Box::new(LocalWrite {
-                    file,
-                    written: 0,
-                    path: client_path,
-                    commit: Commit::InPlace,
-                    written_back: None,
-                }))
+                Ok(Box::new(LocalWrite::in_place(file, client_path)))
             }
             WriteMode::Append => {
                 let file = nofollow()
@@ -249,13 +243,7 @@ impl Backend for LocalBackend {
                     .mode(0o666)
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
-                Ok(Box::new(LocalWrite {
-                    file,
-                    written: 0,
-                    path: client_path,
-                    commit: Commit::InPlace,
-                    written_back: None,
-                }))
+                Ok(Box::new(LocalWrite::in_place(file, client_path)))
             }
         }
     }
@@ -375,6 +363,13 @@ struct LocalWrite {
 /// dirty, and no measurable time when its writeback had been started every 8 MiB (the writes
 /// took 40-80 ms longer).
 const WRITEBACK_STEP: u64 = 8 << 20;
+
+impl LocalWrite {
+    /// A write into the file itself (REST+STOR, APPE): nothing to rename, no writeback ahead.
+    fn in_place(file: File, path: String) -> LocalWrite {
+        LocalWrite { file, written: 0, path, commit: Commit::InPlace, written_back: None }
+    }
+}
 
 impl WriteStream for LocalWrite {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
