@@ -24,6 +24,7 @@ use crate::session::canonical_ip;
 pub struct PassivePool {
     range: PortRange,
     in_use: Vec<bool>,
+    taken: usize,
     cursor: usize,
 }
 
@@ -38,7 +39,7 @@ impl PassivePool {
         // A random start without a random-number crate: std's hasher keys are random.
         let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
         let cursor = usize::try_from(seed % range.len() as u64).unwrap_or(0);
-        PassivePool { range, in_use: vec![false; range.len()], cursor }
+        PassivePool { range, in_use: vec![false; range.len()], taken: 0, cursor }
     }
 
     /// Opens a listener on a free port of the range at `ip`.
@@ -58,6 +59,7 @@ impl PassivePool {
             match listen(SocketAddr::new(ip, port), 8) {
                 Ok(l) => {
                     self.in_use[idx] = true;
+                    self.taken += 1;
                     self.cursor = (idx + 1) % n;
                     return Ok((l, port));
                 }
@@ -74,8 +76,17 @@ impl PassivePool {
     /// Gives a port back.
     pub fn release(&mut self, port: u16) {
         if let Some(slot) = port.checked_sub(self.range.first).and_then(|i| self.in_use.get_mut(usize::from(i))) {
+            if *slot {
+                self.taken -= 1;
+            }
             *slot = false;
         }
+    }
+
+    /// Whether at least half of the range is free: only then may a session keep its port
+    /// between transfers (see `Connection`), so a small range is never held by idle sessions.
+    pub fn has_room(&self) -> bool {
+        self.taken * 2 <= self.in_use.len()
     }
 }
 

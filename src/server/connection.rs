@@ -10,7 +10,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry};
@@ -51,6 +51,11 @@ struct PassiveListener {
     expires: Instant,
 }
 
+/// How long a session keeps its passive listener after a data connection was accepted from it,
+/// for its next PASV or EPSV: clients that move many files in one session (mirrors, backups)
+/// skip a socket, a bind and a listen per transfer.
+const PASSIVE_PARK_TIME: Duration = Duration::from_secs(2);
+
 /// One client.
 pub struct Connection {
     /// Slot and generation.
@@ -71,6 +76,9 @@ pub struct Connection {
     out_pos: usize,
     session: Session,
     passive: Option<PassiveListener>,
+    /// The passive listener of the last transfer, out of the poll set until the next PASV or
+    /// EPSV (which drains whatever connected meanwhile) or until [`PASSIVE_PARK_TIME`] passes.
+    parked: Option<PassiveListener>,
     early_data: Option<(TcpStream, Instant)>,
     connecting: Option<TcpStream>,
     pump: Option<Pump>,
@@ -120,6 +128,7 @@ impl Connection {
             out_pos: 0,
             session,
             passive: None,
+            parked: None,
             early_data: None,
             connecting: None,
             pump: None,
@@ -167,6 +176,7 @@ impl Connection {
         [
             self.session.next_deadline(),
             self.passive.as_ref().map(|p| p.expires),
+            self.parked.as_ref().map(|p| p.expires),
             self.early_data.as_ref().map(|d| d.1),
             pump,
         ]
@@ -180,6 +190,9 @@ impl Connection {
         self.session.on_timeout(now);
         if self.passive.as_ref().is_some_and(|p| now >= p.expires) {
             self.drop_passive(ctx);
+        }
+        if self.parked.as_ref().is_some_and(|p| now >= p.expires) {
+            self.drop_parked(ctx);
         }
         if self.early_data.as_ref().is_some_and(|d| now >= d.1) {
             self.early_data = None;
@@ -243,6 +256,7 @@ impl Connection {
     /// partial file).
     pub fn teardown(mut self, ctx: &mut Ctx) {
         self.drop_passive(ctx);
+        self.drop_parked(ctx);
         if let Some(mut p) = self.pump.take() {
             p.fail(TransferOutcome::Aborted);
             for task in p.take_tasks() {
@@ -258,6 +272,44 @@ impl Connection {
         }
     }
 
+    fn drop_parked(&mut self, ctx: &mut Ctx) {
+        if let Some(p) = self.parked.take() {
+            ctx.pool.release(p.port);
+        }
+    }
+
+    /// After a data connection was accepted: keeps the listener (out of the poll set) for the
+    /// session's next PASV, unless the port range is getting short.
+    fn park_passive(&mut self, ctx: &mut Ctx, now: Instant) {
+        let Some(mut p) = self.passive.take() else { return };
+        let _ = ctx.registry.deregister(&mut p.listener);
+        self.drop_parked(ctx);
+        if ctx.pool.has_room() {
+            p.expires = now + PASSIVE_PARK_TIME;
+            self.parked = Some(p);
+        } else {
+            ctx.pool.release(p.port);
+        }
+    }
+
+    /// The parked listener, if any, emptied of every connection made to it while it was parked
+    /// (none of them can answer a 227 not sent yet). SECURITY: so a connection made between
+    /// transfers, by anyone, is never used for the next one.
+    fn unpark_passive(&mut self, ctx: &mut Ctx) -> Option<(TcpListener, u16)> {
+        let p = self.parked.take()?;
+        loop {
+            match p.listener.accept() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some((p.listener, p.port)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    ctx.pool.release(p.port);
+                    return None;
+                }
+            }
+        }
+    }
+
     /// Accepts on the passive listener. SECURITY: a connection from any address but the
     /// control peer's is closed unused, and the listener keeps waiting for the real client.
     fn accept_data(&mut self, ctx: &mut Ctx, now: Instant) {
@@ -269,7 +321,7 @@ impl Connection {
                         log::warn!("{}: refused a data connection from {from} (not the control peer)", self.peer);
                         continue;
                     }
-                    self.drop_passive(ctx);
+                    self.park_passive(ctx, now);
                     if let Err(e) = ctx.registry.register(
                         &mut stream,
                         token::token(self.id.slot, Kind::Data),
@@ -352,7 +404,11 @@ impl Connection {
             Action::OpenPassive => {
                 self.drop_passive(ctx);
                 self.early_data = None;
-                let result = ctx.pool.open(self.local.ip()).and_then(|(mut listener, port)| {
+                let listener = match self.unpark_passive(ctx) {
+                    Some(parked) => Ok(parked),
+                    None => ctx.pool.open(self.local.ip()),
+                };
+                let result = listener.and_then(|(mut listener, port)| {
                     match ctx.registry.register(
                         &mut listener,
                         token::token(self.id.slot, Kind::Passive),
@@ -373,6 +429,7 @@ impl Connection {
             }
             Action::DropDataConnection => {
                 self.drop_passive(ctx);
+                self.drop_parked(ctx);
                 self.early_data = None;
             }
             Action::StartTransfer(plan) => self.start_transfer(plan, ctx, now),

@@ -145,6 +145,57 @@ fn thief_is_refused(source: &str, to: SocketAddr) -> bool {
 }
 
 #[test]
+fn a_connection_made_between_transfers_is_never_used_for_the_next_one() {
+    // After a transfer the session may keep its passive port for the next PASV. Whatever
+    // connects to that port in between (even from the client's own address) must be closed
+    // unused, and the next transfer must go to the connection made after the 227.
+    let s = Server::start(&[]);
+    std::fs::write(s.path().join("a"), b"first").unwrap();
+    std::fs::write(s.path().join("b"), b"second").unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    let first = c.pasv();
+    let mut data = TcpStream::connect(first).unwrap();
+    assert_eq!(c.cmd("RETR a").code, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"first");
+    assert_eq!(c.reply().code, 226);
+    // A stray connection to the old port, if it is still listening.
+    let stray = TcpStream::connect(first).ok();
+    let second = c.pasv();
+    let mut data = TcpStream::connect(second).unwrap();
+    data.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(c.cmd("RETR b").code, 150);
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"second");
+    assert_eq!(c.reply().code, 226);
+    if let Some(mut stray) = stray {
+        stray.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 16];
+        // Closed by the server without a byte: end of file or a reset, never data or a hang.
+        assert!(matches!(stray.read(&mut buf), Ok(0) | Err(_)), "the stray connection got data");
+    }
+}
+
+#[test]
+fn with_a_one_port_range_idle_sessions_never_hold_the_port() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let range = format!("{port}-{port}");
+    let s = Server::start(&["--passive-port", &range]);
+    std::fs::write(s.path().join("f"), b"shared port").unwrap();
+    let mut a = Client::login_anonymous(s.addr);
+    let mut b = Client::login_anonymous(s.addr);
+    for _ in 0..3 {
+        assert_eq!(a.retr("f"), b"shared port");
+        // a is idle now; b gets the one port at once.
+        assert_eq!(b.retr("f"), b"shared port");
+    }
+}
+
+#[test]
 fn read_only_refuses_every_change_and_changes_nothing() {
     let s = Server::start(&["--read-only"]);
     std::fs::write(s.path().join("f"), b"keep").unwrap();
