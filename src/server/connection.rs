@@ -297,17 +297,18 @@ impl Connection {
     /// transfers, by anyone, is never used for the next one.
     fn unpark_passive(&mut self, ctx: &mut Ctx) -> Option<(TcpListener, u16)> {
         let p = self.parked.take()?;
-        loop {
+        // Bounded: a host that keeps connecting gets the port closed instead (a fresh one is
+        // opened), not a loop.
+        for _ in 0..64 {
             match p.listener.accept() {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Some((p.listener, p.port)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    ctx.pool.release(p.port);
-                    return None;
-                }
+                Err(_) => break,
             }
         }
+        ctx.pool.release(p.port);
+        None
     }
 
     /// Accepts on the passive listener. SECURITY: a connection from any address but the
