@@ -66,6 +66,10 @@ impl Server {
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
+            // Caught (and logged) rather than left to kill the process: a write past the file
+            // size limit (`ulimit -f`) then fails with EFBIG, which ends that upload with 452.
+            // A handler, unlike SIG_IGN, is not inherited by the auth proxy's children.
+            signal_hook::consts::SIGXFSZ,
         ])?;
         poll.registry().register(&mut signals, token::SIGNALS, Interest::READABLE)?;
         let proxy = match &config.auth_proxy {

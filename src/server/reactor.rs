@@ -51,6 +51,9 @@ impl Server {
                         for signal in self.signals.pending() {
                             match signal {
                                 signal_hook::consts::SIGHUP => self.on_sighup(),
+                                signal_hook::consts::SIGXFSZ => {
+                                    log::warn!("a write went past the file size limit (ulimit -f); that upload failed")
+                                }
                                 _ if shutdown_deadline.is_some() => {
                                     log::warn!("second stop signal: exiting now");
                                     return Ok(());

@@ -334,3 +334,38 @@ fn site_and_other_commands_before_login_do_nothing() {
     assert_eq!(std::fs::read_dir(s.path()).unwrap().count(), 0);
     still_serves(&s);
 }
+
+#[test]
+fn an_upload_past_the_file_size_limit_gets_452_and_the_replaced_file_stays() {
+    // `ulimit -f` (RLIMIT_FSIZE) on the running server: a write past it fails (EFBIG) as a write
+    // to a full disk does (ENOSPC), and by default the kernel also kills the writer with SIGXFSZ.
+    // Each upload path (binary STOR, spliced from the socket; TYPE A STOR through the reactor;
+    // APPE, read and written) must answer 452, leave a replaced file as it was and no partial
+    // file, and the server must go on serving.
+    let s = Server::start(&[]);
+    std::fs::write(s.path().join("f"), b"the old content").unwrap();
+    let limited = std::process::Command::new("prlimit")
+        .args(["--pid", &s.pid().to_string(), "--fsize=1048576:1048576"])
+        .status()
+        .expect("prlimit (util-linux) runs");
+    assert!(limited.success());
+    let mut c = Client::login_anonymous(s.addr);
+    for (kind, cmd) in [("I", "STOR f"), ("A", "STOR f"), ("I", "APPE g")] {
+        assert_eq!(c.cmd(&format!("TYPE {kind}")).code, 200);
+        let (mut data, r) = c.open_data(cmd);
+        assert_eq!(r.code, 150, "{cmd}: {r:?}");
+        data.set_write_timeout(Some(Duration::from_secs(30))).unwrap();
+        // The server may close the connection at the limit, before all of it is sent.
+        let _ = data.write_all(&pattern(4 << 20, 61));
+        drop(data);
+        let r = c.reply();
+        assert_eq!(r.code, 452, "TYPE {kind} {cmd}: {r:?}");
+    }
+    assert_eq!(std::fs::read(s.path().join("f")).unwrap(), b"the old content");
+    let g = std::fs::metadata(s.path().join("g")).unwrap().len();
+    assert!(g <= 1 << 20, "APPE wrote {g} bytes past the limit");
+    wait_until(Duration::from_secs(10), "no partial upload is left", || {
+        std::fs::read_dir(s.path()).unwrap().count() == 2
+    });
+    still_serves(&s);
+}
