@@ -72,6 +72,74 @@ pub fn sendfile(out: BorrowedFd<'_>, file: BorrowedFd<'_>, offset: &mut u64, cou
     Ok(n.unsigned_abs())
 }
 
+/// A pipe: the kernel-side buffer through which an upload is spliced from its socket into its
+/// file (see `data::splice_recv`). Both ends close on drop.
+pub struct Pipe {
+    /// The end bytes are spliced out of.
+    pub read_end: std::os::fd::OwnedFd,
+    /// The end bytes are spliced into.
+    pub write_end: std::os::fd::OwnedFd,
+}
+
+impl Pipe {
+    /// A new pipe (close-on-exec) holding up to `capacity` bytes when the system allows it
+    /// (`F_SETPIPE_SZ`, limited by `/proc/sys/fs/pipe-max-size` and the user's pipe quota);
+    /// otherwise the kernel's default size (64 KiB), which works, in smaller steps.
+    ///
+    /// # Errors
+    /// As pipe2 (no descriptors left).
+    pub fn new(capacity: usize) -> io::Result<Pipe> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` is a valid array of two ints the kernel fills in.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded: both descriptors are new and owned by nothing else.
+        let pipe = unsafe {
+            Pipe {
+                read_end: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                write_end: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            }
+        };
+        let capacity = libc::c_int::try_from(capacity).unwrap_or(libc::c_int::MAX);
+        // SAFETY: F_SETPIPE_SZ on a descriptor valid for the call; failure leaves the default.
+        let _ = unsafe { libc::fcntl(pipe.write_end.as_raw_fd(), libc::F_SETPIPE_SZ, capacity) };
+        Ok(pipe)
+    }
+
+    /// The pipe's capacity in bytes (`F_GETPIPE_SZ`).
+    ///
+    /// # Errors
+    /// As fcntl.
+    pub fn capacity(&self) -> io::Result<usize> {
+        // SAFETY: F_GETPIPE_SZ on a descriptor valid for the call.
+        let n = unsafe { libc::fcntl(self.write_end.as_raw_fd(), libc::F_GETPIPE_SZ) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+}
+
+/// `splice(2)` of up to `len` bytes from `from` into `to`, one of which must be a pipe, each at
+/// and moving its own position (no offsets passed). `nonblock` makes a call that would wait for
+/// the pipe fail with `WouldBlock` instead (a non-blocking socket never waits either way).
+/// 0 means the source ended.
+///
+/// # Errors
+/// `WouldBlock`; `InvalidInput` for descriptors splice cannot join (`EINVAL`); otherwise as
+/// splice (a file system's `ENOSPC`, a socket's `ECONNRESET`).
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize, nonblock: bool) -> io::Result<usize> {
+    let flags = libc::SPLICE_F_MOVE | if nonblock { libc::SPLICE_F_NONBLOCK } else { 0 };
+    // SAFETY: both descriptors are valid for the call (borrowed); null offsets mean "use and
+    // move the file positions"; no memory is passed.
+    let n = unsafe {
+        libc::splice(from.as_raw_fd(), std::ptr::null_mut(), to.as_raw_fd(), std::ptr::null_mut(), len, flags)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.unsigned_abs())
+}
+
 /// `openat2(2)` for reading, only as far as the kernel's lookup cache goes: opens `relative`
 /// under the directory `dir` with `RESOLVE_CACHED` (fails with `WouldBlock` rather than read a
 /// directory from storage), `RESOLVE_BENEATH` (no `..` or absolute path out of `dir`),

@@ -216,6 +216,7 @@ impl Backend for LocalBackend {
                     // call (its guard against empty files after a crash): spread that along the
                     // upload instead.
                     written_back: existing.is_some().then_some(0),
+                    append: false,
                 }))
             }
             WriteMode::At(offset) => {
@@ -243,7 +244,9 @@ impl Backend for LocalBackend {
                     .mode(0o666)
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
-                Ok(Box::new(LocalWrite::in_place(file, client_path)))
+                let mut stream = LocalWrite::in_place(file, client_path);
+                stream.append = true;
+                Ok(Box::new(stream))
             }
         }
     }
@@ -356,6 +359,8 @@ struct LocalWrite {
     /// When replacing an existing file: how much of the upload has been sent to storage
     /// ([`WRITEBACK_STEP`] at a time, without waiting for it).
     written_back: Option<u64>,
+    /// Opened with `O_APPEND` (APPE), which splice refuses.
+    append: bool,
 }
 
 /// How much a replacing upload writes before starting that part's writeback. Measured on ext4
@@ -367,14 +372,13 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 impl LocalWrite {
     /// A write into the file itself (REST+STOR, APPE): nothing to rename, no writeback ahead.
     fn in_place(file: File, path: String) -> LocalWrite {
-        LocalWrite { file, written: 0, path, commit: Commit::InPlace, written_back: None }
+        LocalWrite { file, written: 0, path, commit: Commit::InPlace, written_back: None, append: false }
     }
-}
 
-impl WriteStream for LocalWrite {
-    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        self.file.write_all(buf).map_err(|e| Error::from_io(e, self.path.as_str()))?;
-        self.written += buf.len() as u64;
+    /// Counts `len` more bytes written and, for a replacing upload, starts writeback of each
+    /// [`WRITEBACK_STEP`] as it fills.
+    fn wrote(&mut self, len: usize) {
+        self.written += len as u64;
         if let Some(done) = self.written_back {
             if self.written - done >= WRITEBACK_STEP {
                 use std::os::fd::AsFd;
@@ -383,6 +387,39 @@ impl WriteStream for LocalWrite {
                 self.written_back = started.is_ok().then_some(self.written);
             }
         }
+    }
+}
+
+impl WriteStream for LocalWrite {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.file.write_all(buf).map_err(|e| Error::from_io(e, self.path.as_str()))?;
+        self.wrote(buf.len());
+        Ok(())
+    }
+
+    fn takes_splice(&self) -> bool {
+        // splice(2) refuses files opened for appending.
+        !self.append
+    }
+
+    fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
+        use std::os::fd::AsFd;
+        if self.append {
+            return Err(Error::with_detail(ErrorKind::Unsupported, self.path.as_str(), "Append cannot be spliced"));
+        }
+        let mut left = len;
+        while left > 0 {
+            match crate::sys::splice(pipe, self.file.as_fd(), left, false) {
+                Ok(0) => {
+                    let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the upload's pipe ran dry");
+                    return Err(Error::from_io(e, self.path.as_str()));
+                }
+                Ok(n) => left -= n.min(left),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from_io(e, self.path.as_str())),
+            }
+        }
+        self.wrote(len);
         Ok(())
     }
 

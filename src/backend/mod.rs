@@ -78,6 +78,24 @@ pub trait WriteStream: Send {
     /// A storage error (no space, I/O error); the caller then aborts.
     fn write_all(&mut self, buf: &[u8]) -> Result<()>;
 
+    /// Whether [`write_from_pipe`](Self::write_from_pipe) moves bytes into storage inside the
+    /// kernel (a local file written at its position, not in append mode): a plain upload is
+    /// then spliced from its socket through a pipe into the file, one copy instead of two.
+    fn takes_splice(&self) -> bool {
+        false
+    }
+
+    /// Writes exactly `len` bytes waiting in the pipe whose read end is `pipe`, as
+    /// [`write_all`](Self::write_all) would. Only called when [`takes_splice`](Self::takes_splice)
+    /// says so; other streams refuse.
+    ///
+    /// # Errors
+    /// As `write_all`; what is left in the pipe is then garbage for the caller to drop.
+    fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
+        let _ = (pipe, len);
+        Err(Error::with_detail(ErrorKind::Unsupported, "", "This stream cannot be written from a pipe"))
+    }
+
     /// Makes the written data visible under the file's name; returns the bytes written.
     ///
     /// # Errors

@@ -6,6 +6,7 @@ pub mod active;
 pub mod ascii;
 pub mod passive_pool;
 pub mod pump;
+pub mod splice_recv;
 
 use std::net::SocketAddr;
 

@@ -12,7 +12,8 @@
 //! Binary transfers of local files skip the reactor's buffers: a plain download is sent with
 //! sendfile (`Body::SendFile`), a TLS one is read, encrypted and sent by a worker in one loop
 //! (`Body::SendStream`), and every binary upload is received (decrypted) and written by a worker
-//! in one loop (`Body::RecvFile`), so each buffer stays on one core. Those workers use the data
+//! in one loop (`Body::RecvFile`), so each buffer stays on one core; a plain one into a local
+//! file is spliced from the socket into the file past its first read (`splice_recv`). Those workers use the data
 //! connection lent by the reactor (a duplicate of the descriptor, and the TLS session); to stop
 //! one the reactor marks the transfer cancelled and shuts the socket down. A binary download of
 //! a local file of up to `INLINE_SEND_MAX` that the page cache holds skips the worker: the
@@ -30,6 +31,7 @@ use std::time::Instant;
 
 use crate::backend::{self, ReadStream, WriteStream};
 use crate::data::ascii::{FromCrlf, ToCrlf};
+use crate::data::splice_recv::{self, Spliced};
 use crate::data::{TransferBody, TransferOutcome};
 use crate::tls::stream::{LentStream, NetStream};
 
@@ -354,11 +356,33 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
             if buf.is_empty() {
                 buf.resize(RECV_BUFFER_START, 0);
             }
+            // A plain upload into a local file is spliced (one copy fewer; see `splice_recv`)
+            // once a read fills the first buffer: a small file costs no pipe work.
+            let mut can_splice = sock.is_plain() && stream.takes_splice();
+            let mut splicing = false;
             let state = loop {
                 if budget.spent(received) {
                     break RecvFileState::More;
                 }
-                match sock.read(&mut buf) {
+                let got = if splicing {
+                    match splice_recv::receive(sock.as_fd(), stream.as_mut()) {
+                        Spliced::Moved(n) => {
+                            received += n as u64;
+                            continue;
+                        }
+                        Spliced::End => Ok(0),
+                        Spliced::WouldBlock => Err(io::ErrorKind::WouldBlock.into()),
+                        Spliced::Unavailable => {
+                            (can_splice, splicing) = (false, false);
+                            continue;
+                        }
+                        Spliced::Socket(e) => Err(e),
+                        Spliced::Storage(e) => break RecvFileState::Storage(e),
+                    }
+                } else {
+                    sock.read(&mut buf)
+                };
+                match got {
                     Ok(0) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
                     Ok(0) => {
                         // Answer the client's close_notify (TLS) before committing; one small
@@ -378,7 +402,9 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
                         if let Err(e) = stream.write_all(&buf[..n]) {
                             break RecvFileState::Storage(e);
                         }
-                        if n == buf.len() && buf.len() < RECV_BUFFER_SIZE {
+                        if n == buf.len() && can_splice {
+                            splicing = true;
+                        } else if n == buf.len() && buf.len() < RECV_BUFFER_SIZE {
                             buf.resize(RECV_BUFFER_SIZE, 0);
                         }
                     }

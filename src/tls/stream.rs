@@ -236,6 +236,11 @@ impl LentStream {
         self.io.write(buf)
     }
 
+    /// Whether the connection is plain TCP (its bytes can be spliced; see `data::splice_recv`).
+    pub fn is_plain(&self) -> bool {
+        self.io.tls.is_none()
+    }
+
     /// Whether the TLS handshake is still going on.
     pub fn is_handshaking(&self) -> bool {
         self.io.tls.as_ref().is_some_and(|tls| tls.conn.is_handshaking())

@@ -541,6 +541,14 @@ impl WriteStream for ListedWrite {
         self.inner.write_all(buf)
     }
 
+    fn takes_splice(&self) -> bool {
+        self.inner.takes_splice()
+    }
+
+    fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
+        self.inner.write_from_pipe(pipe, len)
+    }
+
     fn commit(self: Box<Self>) -> Result<u64> {
         let result = self.inner.commit();
         self.dirs.forget_dir(&self.parent);

@@ -62,6 +62,27 @@ fn rest_stor_writes_from_the_offset_and_keeps_the_rest() {
 }
 
 #[test]
+fn megabyte_uploads_at_an_offset_and_appended_land_where_they_belong() {
+    // Large enough to take the spliced path (binary, plain, local file) after the first read.
+    let s = Server::start(&[]);
+    let old = pattern(8 << 20, 71);
+    std::fs::write(s.path().join("f"), &old).unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    let new = pattern(3 << 20, 72);
+    assert_eq!(c.cmd("REST 1048579").code, 350);
+    c.store("STOR f", &new);
+    let mut want = old.clone();
+    want[1048579..1048579 + new.len()].copy_from_slice(&new);
+    assert!(std::fs::read(s.path().join("f")).unwrap() == want, "REST 1048579 + STOR of 3 MiB into 8 MiB");
+    let tail = pattern(5 << 20, 73);
+    c.store("APPE f", &tail);
+    want.extend_from_slice(&tail);
+    assert!(std::fs::read(s.path().join("f")).unwrap() == want, "APPE of 5 MiB");
+    c.store("STOR f", &tail);
+    assert!(std::fs::read(s.path().join("f")).unwrap() == tail, "STOR of 5 MiB over 13 MiB");
+}
+
+#[test]
 fn appe_appends_and_creates() {
     let s = Server::start(&[]);
     std::fs::write(s.path().join("f"), b"0123456789").unwrap();
