@@ -217,6 +217,7 @@ impl Backend for LocalBackend {
                     // upload instead.
                     written_back: existing.is_some().then_some(0),
                     append: false,
+                    splice_refused: false,
                 }))
             }
             WriteMode::At(offset) => {
@@ -361,6 +362,16 @@ struct LocalWrite {
     written_back: Option<u64>,
     /// Opened with `O_APPEND` (APPE), which splice refuses.
     append: bool,
+    /// The file system refused a splice into this file (no `splice_write`).
+    splice_refused: bool,
+}
+
+/// Reads exactly `len` bytes that wait in a pipe (when a file cannot take them by splice).
+fn read_pipe(pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = vec![0; len];
+    std::fs::File::from(pipe.try_clone_to_owned()?).read_exact(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// How much a replacing upload writes before starting that part's writeback. Measured on ext4
@@ -372,7 +383,15 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 impl LocalWrite {
     /// A write into the file itself (REST+STOR, APPE): nothing to rename, no writeback ahead.
     fn in_place(file: File, path: String) -> LocalWrite {
-        LocalWrite { file, written: 0, path, commit: Commit::InPlace, written_back: None, append: false }
+        LocalWrite {
+            file,
+            written: 0,
+            path,
+            commit: Commit::InPlace,
+            written_back: None,
+            append: false,
+            splice_refused: false,
+        }
     }
 
     /// Counts `len` more bytes written and, for a replacing upload, starts writeback of each
@@ -398,17 +417,14 @@ impl WriteStream for LocalWrite {
     }
 
     fn takes_splice(&self) -> bool {
-        // splice(2) refuses files opened for appending.
-        !self.append
+        // splice(2) refuses files opened for appending, and file systems without splice_write.
+        !self.append && !self.splice_refused
     }
 
     fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
         use std::os::fd::AsFd;
-        if self.append {
-            return Err(Error::with_detail(ErrorKind::Unsupported, self.path.as_str(), "Append cannot be spliced"));
-        }
         let mut left = len;
-        while left > 0 {
+        while left > 0 && !self.append && !self.splice_refused {
             match crate::sys::splice(pipe, self.file.as_fd(), left, false) {
                 Ok(0) => {
                     let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the upload's pipe ran dry");
@@ -416,8 +432,17 @@ impl WriteStream for LocalWrite {
                 }
                 Ok(n) => left -= n.min(left),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    log::debug!("{}: the file system takes no splice; writing from memory", self.path);
+                    self.splice_refused = true;
+                }
                 Err(e) => return Err(Error::from_io(e, self.path.as_str())),
             }
+        }
+        if left > 0 {
+            // What the pipe still holds goes through memory, so no byte is lost.
+            let bytes = read_pipe(pipe, left).map_err(|e| Error::from_io(e, self.path.as_str()))?;
+            self.file.write_all(&bytes).map_err(|e| Error::from_io(e, self.path.as_str()))?;
         }
         self.wrote(len);
         Ok(())
@@ -533,6 +558,32 @@ mod tests {
         assert_eq!(old, vec![1u8; 3 << 20]);
         b.remove(&p("f")).unwrap();
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn bytes_from_a_pipe_land_in_order_spliced_or_through_memory() {
+        use std::io::Write as _;
+        use std::os::fd::AsFd;
+        let (dir, b) = setup();
+        fs::write(dir.path().join("f"), b"0123456789").unwrap();
+        let pipe = crate::sys::Pipe::new(1 << 16).unwrap();
+        let feed = |w: &mut Box<dyn WriteStream>, bytes: &[u8]| {
+            File::from(pipe.write_end.try_clone().unwrap()).write_all(bytes).unwrap();
+            w.write_from_pipe(pipe.read_end.as_fd(), bytes.len()).unwrap();
+        };
+        // A restarted upload is spliced at its offset.
+        let mut w = b.open_write(&p("f"), WriteMode::At(3)).unwrap();
+        assert!(w.takes_splice());
+        feed(&mut w, b"ab");
+        feed(&mut w, b"cd");
+        assert_eq!(w.commit().unwrap(), 4);
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"012abcd789");
+        // An appending one cannot be spliced: asked anyway, it writes through memory.
+        let mut w = b.open_write(&p("f"), WriteMode::Append).unwrap();
+        assert!(!w.takes_splice());
+        feed(&mut w, b"XYZ");
+        w.commit().unwrap();
+        assert_eq!(fs::read(dir.path().join("f")).unwrap(), b"012abcd789XYZ");
     }
 
     #[test]
