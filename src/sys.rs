@@ -119,23 +119,38 @@ impl Pipe {
     }
 }
 
-/// `splice(2)` of up to `len` bytes from `from` into `to`, one of which must be a pipe, each at
-/// and moving its own position (no offsets passed). `nonblock` makes a call that would wait for
-/// the pipe fail with `WouldBlock` instead (a non-blocking socket never waits either way).
-/// 0 means the source ended.
+/// `splice(2)` of up to `len` bytes from `from` into `to`, one of which must be a pipe. `from`
+/// is read at its position; `to` is written at `*to_offset` (advanced by the bytes moved; the
+/// file's position is untouched) or, with `None`, at its position. `nonblock` makes a call that
+/// would wait for the pipe fail with `WouldBlock` instead (a non-blocking socket never waits
+/// either way). 0 means the source ended.
 ///
 /// # Errors
-/// `WouldBlock`; `InvalidInput` for descriptors splice cannot join (`EINVAL`); otherwise as
-/// splice (a file system's `ENOSPC`, a socket's `ECONNRESET`).
-pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize, nonblock: bool) -> io::Result<usize> {
+/// `WouldBlock`; `InvalidInput` for descriptors splice cannot join (`EINVAL`: a file opened for
+/// appending, a file system without splice support); otherwise as splice (a file system's
+/// `ENOSPC`, a socket's `ECONNRESET`).
+pub fn splice(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    to_offset: Option<&mut u64>,
+    len: usize,
+    nonblock: bool,
+) -> io::Result<usize> {
     let flags = libc::SPLICE_F_MOVE | if nonblock { libc::SPLICE_F_NONBLOCK } else { 0 };
-    // SAFETY: both descriptors are valid for the call (borrowed); null offsets mean "use and
-    // move the file positions"; no memory is passed.
-    let n = unsafe {
-        libc::splice(from.as_raw_fd(), std::ptr::null_mut(), to.as_raw_fd(), std::ptr::null_mut(), len, flags)
-    };
+    let mut off: libc::loff_t = 0;
+    if let Some(o) = to_offset.as_deref() {
+        off = libc::loff_t::try_from(*o).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    }
+    let off_out: *mut libc::loff_t = if to_offset.is_some() { &mut off } else { std::ptr::null_mut() };
+    // SAFETY: both descriptors are valid for the call (borrowed); a null offset means "use and
+    // move the file position", a non-null one points at `off`, a valid loff_t that outlives
+    // the call; no other memory is passed.
+    let n = unsafe { libc::splice(from.as_raw_fd(), std::ptr::null_mut(), to.as_raw_fd(), off_out, len, flags) };
     if n < 0 {
         return Err(io::Error::last_os_error());
+    }
+    if let Some(o) = to_offset {
+        *o = u64::try_from(off).unwrap_or(*o);
     }
     Ok(n.unsigned_abs())
 }

@@ -362,16 +362,8 @@ struct LocalWrite {
     written_back: Option<u64>,
     /// Opened with `O_APPEND` (APPE), which splice refuses.
     append: bool,
-    /// The file system refused a splice into this file (no `splice_write`).
+    /// The file refused a splice (a file system without splice support).
     splice_refused: bool,
-}
-
-/// Reads exactly `len` bytes that wait in a pipe (when a file cannot take them by splice).
-fn read_pipe(pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = vec![0; len];
-    std::fs::File::from(pipe.try_clone_to_owned()?).read_exact(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// How much a replacing upload writes before starting that part's writeback. Measured on ext4
@@ -417,32 +409,16 @@ impl WriteStream for LocalWrite {
     }
 
     fn takes_splice(&self) -> bool {
-        // splice(2) refuses files opened for appending, and file systems without splice_write.
+        // splice(2) refuses files opened for appending, and some file systems.
         !self.append && !self.splice_refused
     }
 
     fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
-        use std::os::fd::AsFd;
-        let mut left = len;
-        while left > 0 && !self.append && !self.splice_refused {
-            match crate::sys::splice(pipe, self.file.as_fd(), left, false) {
-                Ok(0) => {
-                    let e = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the upload's pipe ran dry");
-                    return Err(Error::from_io(e, self.path.as_str()));
-                }
-                Ok(n) => left -= n.min(left),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
-                    log::debug!("{}: the file system takes no splice; writing from memory", self.path);
-                    self.splice_refused = true;
-                }
-                Err(e) => return Err(Error::from_io(e, self.path.as_str())),
-            }
-        }
-        if left > 0 {
-            // What the pipe still holds goes through memory, so no byte is lost.
-            let bytes = read_pipe(pipe, left).map_err(|e| Error::from_io(e, self.path.as_str()))?;
-            self.file.write_all(&bytes).map_err(|e| Error::from_io(e, self.path.as_str()))?;
+        let moved = super::from_pipe::write_from_pipe(pipe, &self.file, None, len)
+            .map_err(|e| Error::from_io(e, self.path.as_str()))?;
+        if moved == super::from_pipe::Moved::ThroughMemory {
+            log::debug!("{}: the file takes no splice; writing through memory", self.path);
+            self.splice_refused = true;
         }
         self.wrote(len);
         Ok(())

@@ -5,6 +5,7 @@
 mod dir_scan;
 pub mod error;
 pub mod free_later;
+pub mod from_pipe;
 pub mod ftp;
 pub mod local;
 pub mod memory;

@@ -60,7 +60,7 @@ pub fn receive(sock: BorrowedFd<'_>, stream: &mut dyn WriteStream) -> Spliced {
         }
         let Some((pipe, capacity)) = slot.as_ref() else { return Spliced::Unavailable };
         let moved = loop {
-            match crate::sys::splice(sock, pipe.write_end.as_fd(), *capacity, true) {
+            match crate::sys::splice(sock, pipe.write_end.as_fd(), None, *capacity, true) {
                 Ok(0) => return Spliced::End,
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -101,7 +101,7 @@ mod tests {
         fn write_from_pipe(&mut self, pipe: BorrowedFd<'_>, len: usize) -> backend::Result<()> {
             let mut left = len;
             while left > 0 {
-                let n = crate::sys::splice(pipe, self.0.as_fd(), left, false)
+                let n = crate::sys::splice(pipe, self.0.as_fd(), None, left, false)
                     .map_err(|e| backend::Error::from_io(e, "f"))?;
                 assert!(n > 0);
                 left -= n;

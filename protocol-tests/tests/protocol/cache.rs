@@ -113,6 +113,17 @@ fn rest_stor_rewrites_from_the_offset_and_keeps_the_rest_in_writes_and_full() {
         assert_eq!(c.retr("f"), b"hello WORld", "{mode}: RFC 3659 section 5 keeps the bytes after the rewrite");
         c.store("APPE f", b"!");
         assert_eq!(c.retr("f"), b"hello WORld!");
+        // Megabytes, which the cache file takes by splice from the socket.
+        let mut want = pattern(5 << 20, 81);
+        c.store("STOR big", &want);
+        let middle = pattern(3 << 20, 82);
+        assert_eq!(c.cmd("REST 1000001").code, 350);
+        c.store("STOR big", &middle);
+        want[1_000_001..1_000_001 + middle.len()].copy_from_slice(&middle);
+        let tail = pattern(2 << 20, 83);
+        c.store("APPE big", &tail);
+        want.extend_from_slice(&tail);
+        assert!(c.retr("big") == want, "{mode}: REST+STOR and APPE of megabytes through the cache");
     }
     // Mode off on a remote that cannot write in place names the fix.
     let s = Server::start_remote(":memory:", &[], &[]);

@@ -83,6 +83,7 @@ impl Cache {
             pos,
             end: old_size,
             keep_on_abort: !matches!(mode, WriteMode::Replace),
+            splice_refused: false,
         }))
     }
 
@@ -175,6 +176,8 @@ struct CachedWriter {
     /// REST+STOR and APPE keep what was written when aborted (the client resumes); a
     /// replacing STOR leaves the old version.
     keep_on_abort: bool,
+    /// The cache's file system refused a splice: uploads write from memory.
+    splice_refused: bool,
 }
 
 impl CachedWriter {
@@ -206,6 +209,19 @@ impl WriteStream for CachedWriter {
         let Some(file) = self.file.as_ref() else { return Err(Error::new(ErrorKind::Other, self.path.as_str())) };
         file.write_all_at(buf, self.pos).map_err(io_err(&self.path))?;
         self.pos += buf.len() as u64;
+        self.end = self.end.max(self.pos);
+        Ok(())
+    }
+
+    fn takes_splice(&self) -> bool {
+        !self.splice_refused
+    }
+
+    fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
+        let Some(file) = self.file.as_ref() else { return Err(Error::new(ErrorKind::Other, self.path.as_str())) };
+        let moved = crate::backend::from_pipe::write_from_pipe(pipe, file, Some(&mut self.pos), len)
+            .map_err(io_err(&self.path))?;
+        self.splice_refused = moved == crate::backend::from_pipe::Moved::ThroughMemory;
         self.end = self.end.max(self.pos);
         Ok(())
     }
