@@ -13,7 +13,8 @@
 //! sendfile (`Body::SendFile`), a TLS one is read, encrypted and sent by a worker in one loop
 //! (`Body::SendStream`), and every binary upload is received (decrypted) and written by a worker
 //! in one loop (`Body::RecvFile`), so each buffer stays on one core; a plain one into a local
-//! file is spliced from the socket into the file past its first read (`splice_recv`). Those workers use the data
+//! file or the disk cache is spliced from the socket into the file past its first read
+//! (`splice_recv`). Those workers use the data
 //! connection lent by the reactor (a duplicate of the descriptor, and the TLS session); to stop
 //! one the reactor marks the transfer cancelled and shuts the socket down. A binary download of
 //! a local file of up to `INLINE_SEND_MAX` that the page cache holds skips the worker: the
