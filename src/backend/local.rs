@@ -216,7 +216,6 @@ impl Backend for LocalBackend {
                     // call (its guard against empty files after a crash): spread that along the
                     // upload instead.
                     written_back: existing.is_some().then_some(0),
-                    append: false,
                     splice_refused: false,
                 }))
             }
@@ -246,7 +245,7 @@ impl Backend for LocalBackend {
                     .open(&real)
                     .map_err(|e| Error::from_io(e, path.as_str()))?;
                 let mut stream = LocalWrite::in_place(file, client_path);
-                stream.append = true;
+                stream.splice_refused = true;
                 Ok(Box::new(stream))
             }
         }
@@ -360,9 +359,8 @@ struct LocalWrite {
     /// When replacing an existing file: how much of the upload has been sent to storage
     /// ([`WRITEBACK_STEP`] at a time, without waiting for it).
     written_back: Option<u64>,
-    /// Opened with `O_APPEND` (APPE), which splice refuses.
-    append: bool,
-    /// The file refused a splice (a file system without splice support).
+    /// splice(2) cannot write this file: opened with `O_APPEND` (APPE), or it refused once (a
+    /// file system without splice support).
     splice_refused: bool,
 }
 
@@ -375,15 +373,7 @@ const WRITEBACK_STEP: u64 = 8 << 20;
 impl LocalWrite {
     /// A write into the file itself (REST+STOR, APPE): nothing to rename, no writeback ahead.
     fn in_place(file: File, path: String) -> LocalWrite {
-        LocalWrite {
-            file,
-            written: 0,
-            path,
-            commit: Commit::InPlace,
-            written_back: None,
-            append: false,
-            splice_refused: false,
-        }
+        LocalWrite { file, written: 0, path, commit: Commit::InPlace, written_back: None, splice_refused: false }
     }
 
     /// Counts `len` more bytes written and, for a replacing upload, starts writeback of each
@@ -409,8 +399,7 @@ impl WriteStream for LocalWrite {
     }
 
     fn takes_splice(&self) -> bool {
-        // splice(2) refuses files opened for appending, and some file systems.
-        !self.append && !self.splice_refused
+        !self.splice_refused
     }
 
     fn write_from_pipe(&mut self, pipe: std::os::fd::BorrowedFd<'_>, len: usize) -> Result<()> {
