@@ -43,6 +43,8 @@ pub struct LocalBackend {
     /// worker path).
     root_dir: Option<File>,
     next_partial: AtomicU64,
+    /// This process's id, for partial file names (asked once: glibc does not cache getpid).
+    pid: u32,
 }
 
 impl LocalBackend {
@@ -55,7 +57,7 @@ impl LocalBackend {
             .open(&root)
             .ok()
             .filter(|dir| crate::sys::fs_type(dir.as_fd()).is_ok_and(|t| OPEN_ON_THE_LOOP_FS.contains(&t)));
-        LocalBackend { root, root_dir, next_partial: AtomicU64::new(0) }
+        LocalBackend { root, root_dir, next_partial: AtomicU64::new(0), pid: std::process::id() }
     }
 
     /// The real path of `p`, after checking that no directory on the way is a symlink.
@@ -91,7 +93,7 @@ impl LocalBackend {
         let id = self.next_partial.fetch_add(1, Ordering::Relaxed);
         // Keep the temporary name within NAME_MAX.
         let short: String = name.chars().take(160).collect();
-        Some(target.with_file_name(format!(".{short}.{}-{id}{PARTIAL_SUFFIX}", std::process::id())))
+        Some(target.with_file_name(format!(".{short}.{}-{id}{PARTIAL_SUFFIX}", self.pid)))
     }
 }
 
@@ -159,7 +161,7 @@ impl Backend for LocalBackend {
         if offset > 0 {
             file.seek(SeekFrom::Start(offset)).map_err(|e| Error::from_io(e, path.as_str()))?;
         }
-        Ok(Box::new(LocalRead { file, remaining: len, path: path.as_str().to_string() }))
+        Ok(Box::new(LocalRead { file, position: offset, remaining: len, path: path.as_str().to_string() }))
     }
 
     /// SECURITY: `openat2` under the root directory with `RESOLVE_BENEATH` and
@@ -179,7 +181,7 @@ impl Backend for LocalBackend {
         }
         crate::sys::clear_nonblocking(file.as_fd()).ok()?;
         let entry = entry_from(name, &m);
-        Some((Box::new(LocalRead { file, remaining: None, path: path.as_str().to_string() }), entry))
+        Some((Box::new(LocalRead { file, position: 0, remaining: None, path: path.as_str().to_string() }), entry))
     }
 
     fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
@@ -309,6 +311,9 @@ impl Backend for LocalBackend {
 
 struct LocalRead {
     file: File,
+    /// The file's position, kept here as `read` moves it (sendfile and `pread` take explicit
+    /// offsets and leave it alone), so no `lseek` is needed to know it.
+    position: u64,
     /// Bytes left in the requested range; `None` reads to the end.
     remaining: Option<u64>,
     path: String,
@@ -326,6 +331,7 @@ impl ReadStream for LocalRead {
                     if let Some(left) = self.remaining.as_mut() {
                         *left -= n as u64;
                     }
+                    self.position += n as u64;
                     return Ok(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -335,12 +341,10 @@ impl ReadStream for LocalRead {
     }
 
     fn sendfile_source(&self) -> Option<(std::os::fd::BorrowedFd<'_>, u64)> {
-        use std::io::Seek;
         use std::os::fd::AsFd;
         // The range limit is the chunked reader's, which exists for remotes that bill by
         // request; the sender bounds itself by the file's size at open.
-        let position = (&self.file).stream_position().ok()?;
-        Some((self.file.as_fd(), position))
+        Some((self.file.as_fd(), self.position))
     }
 }
 

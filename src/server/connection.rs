@@ -82,7 +82,13 @@ pub struct Connection {
     early_data: Option<(TcpStream, Instant)>,
     connecting: Option<TcpStream>,
     pump: Option<Pump>,
+    /// The control socket may have bytes to read (set by its readiness events).
     control_readable: bool,
+    /// Read the control socket until it says `EAGAIN` or end of stream, even after a short
+    /// read: an event reported urgent data (a read stops short just before the urgent byte,
+    /// which may be the rest of `ABOR\r\n`), the client's end shut (its end of stream is still
+    /// to be read) or an error. Cleared once a read says `EAGAIN`.
+    control_drain: bool,
     read_closed: bool,
     write_failed: bool,
     /// The deadline last put in the timer heap.
@@ -90,7 +96,8 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Registers the control socket and queues the greeting.
+    /// Registers the control socket and queues the greeting. `local` is the connection's own
+    /// address when the caller knows it (a listener bound to one address), else it is asked.
     ///
     /// # Errors
     /// Registration failed.
@@ -98,14 +105,19 @@ impl Connection {
         id: ConnId,
         mut control: TcpStream,
         peer: SocketAddr,
+        local: Option<SocketAddr>,
         ctx: &mut Ctx,
         now: Instant,
     ) -> io::Result<Connection> {
-        let local = control.local_addr()?;
+        let local = match local {
+            Some(local) => local,
+            None => control.local_addr()?,
+        };
         ctx.registry.register(
             &mut control,
             token::token(id.slot, Kind::Control),
-            Interest::READABLE | Interest::WRITABLE,
+            // PRIORITY: urgent data (ABOR) is reported as such; see `control_drain`.
+            Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         )?;
         let session = Session::new(ctx.shared.clone(), peer, local, now);
         let tls_token = crate::tls::new_session_token();
@@ -132,7 +144,9 @@ impl Connection {
             early_data: None,
             connecting: None,
             pump: None,
-            control_readable: true,
+            // Registration reports whatever is already readable: nothing to try before that.
+            control_readable: false,
+            control_drain: false,
             read_closed: false,
             write_failed: false,
             scheduled: None,
@@ -220,6 +234,9 @@ impl Connection {
             Kind::Control => {
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
                     self.control_readable = true;
+                }
+                if event.is_priority() || event.is_read_closed() || event.is_error() {
+                    self.control_drain = true;
                 }
             }
             Kind::Passive => self.accept_data(ctx, now),
@@ -331,7 +348,7 @@ impl Connection {
                         log::warn!("{}: cannot register a data connection: {e}", self.peer);
                         return;
                     }
-                    let _ = stream.set_nodelay(true);
+                    // TCP_NODELAY comes from the listener (`passive_pool::listen`).
                     if self.pump.as_ref().is_some_and(|p| !p.connected()) {
                         self.attach_data(stream, ctx, now);
                     } else {
@@ -609,6 +626,11 @@ impl Connection {
     }
 
     /// Reads what the control socket has into the framer. True if bytes arrived.
+    ///
+    /// A plain socket that gave less than was asked for is empty: the reactor's registration
+    /// is edge-triggered, so whatever arrives later brings a new event, and the read that would
+    /// only say `EAGAIN` (one per command) is skipped. Not so under TLS (rustls may hold whole
+    /// records already read), nor while `control_drain` is set (urgent data, a shut end).
     fn read_control(&mut self, ctx: &mut Ctx, limit: usize) -> bool {
         let mut got = false;
         while self.framer.buffered() < limit {
@@ -621,16 +643,19 @@ impl Connection {
                 Ok(n) => {
                     self.framer.push(&ctx.scratch[..n]);
                     got = true;
+                    if n < room && !self.control_drain && !self.control.is_tls() {
+                        self.control_readable = false;
+                        return got;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.control_readable = false;
+                    self.control_drain = false;
                     return got;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    if self.control.is_tls() && e.kind() == io::ErrorKind::InvalidData {
-                        log::info!("{}: TLS on the control connection failed: {e}", self.peer);
-                    }
+                    self.note_control_failure(&e);
                     self.read_closed = true;
                     self.write_failed = true;
                     return got;
@@ -638,6 +663,14 @@ impl Connection {
             }
         }
         got
+    }
+
+    /// Logs a failed TLS handshake or record on the control connection (from a read, or from a
+    /// write that drove the handshake): an operator's first clue to a misconfigured client.
+    fn note_control_failure(&self, e: &io::Error) {
+        if self.control.is_tls() && e.kind() == io::ErrorKind::InvalidData {
+            log::info!("{}: TLS on the control connection failed: {e}", self.peer);
+        }
     }
 
     /// Once the session has closed and every reply is written, says goodbye properly over TLS
@@ -662,7 +695,9 @@ impl Connection {
                 Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
+                    // Under TLS a write may drive the handshake, reading the client's records.
+                    self.note_control_failure(&e);
                     self.write_failed = true;
                     break;
                 }

@@ -60,6 +60,10 @@ impl Server {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
+        // Clients send ABOR (or IAC IP, IAC DM) as TCP urgent data; Python's ftplib sends the
+        // whole "ABOR\r\n" that way. Keep the urgent byte in the normal stream, or the line
+        // would lose its final LF. Set here, it is copied to every accepted control connection.
+        socket2::SockRef::from(&listener).set_out_of_band_inline(true)?;
         let local_addr = listener.local_addr()?;
         poll.registry().register(&mut listener, token::LISTENER, Interest::READABLE)?;
         let mut signals = signal_hook_mio::v1_0::Signals::new([

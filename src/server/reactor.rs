@@ -127,18 +127,16 @@ impl Server {
                         let _ = stream.write(format!("421 {why}, try again later\r\n").as_bytes());
                         continue;
                     }
-                    let _ = stream.set_nodelay(true);
-                    // Clients send ABOR (or IAC IP, IAC DM) as TCP urgent data; Python's ftplib
-                    // sends the whole "ABOR\r\n" that way. Keep the urgent byte in the normal
-                    // stream, or the line would lose its final LF.
-                    let _ = socket2::SockRef::from(&stream).set_out_of_band_inline(true);
+                    // TCP_NODELAY and SO_OOBINLINE come from the listener (`Server::bind`).
                     let slot = self.free_slots.pop().unwrap_or_else(|| {
                         self.conns.push(None);
                         self.conns.len() - 1
                     });
                     let id = ConnId { slot, generation: self.next_generation };
                     self.next_generation += 1;
-                    match Connection::open(id, stream, peer, &mut self.ctx, now) {
+                    // The listener's own address when it names one: no getsockname per session.
+                    let local = Some(self.local_addr).filter(|a| !a.ip().is_unspecified());
+                    match Connection::open(id, stream, peer, local, &mut self.ctx, now) {
                         Ok(c) => {
                             log::debug!("{peer}: connected");
                             self.conns[slot] = Some(c);

@@ -137,3 +137,34 @@ fn avbl_reports_free_space_where_the_backend_knows_it() {
     let mut c = Client::login_anonymous(mem.addr);
     assert_eq!(c.cmd("AVBL").code, 550, "the memory remote does not know");
 }
+
+/// Clients send ABOR as TCP urgent data (Python's ftplib sends all of "ABOR\r\n" that way, so
+/// the urgent byte is the final LF). A read stops just before the urgent byte, so the server
+/// must not take that short read for an empty socket: each command here is answered, within
+/// the client's timeout, though its last byte is urgent and nothing follows it.
+#[test]
+fn a_command_whose_last_byte_is_urgent_data_is_answered() {
+    let s = Server::start(&[]);
+    let out = protocol_tests::python(&format!(
+        r#"
+import socket
+c = socket.create_connection(("127.0.0.1", {port}), timeout=10)
+f = c.makefile("rb")
+assert f.readline().startswith(b"220")
+c.sendall(b"NOOP\r\n", socket.MSG_OOB)
+print(f.readline().decode().strip())
+c.sendall(b"SYST\r\nNOOP\r\n", socket.MSG_OOB)
+print(f.readline().decode().strip())
+print(f.readline().decode().strip())
+c.sendall(b"USER anonymous\r\n")
+assert f.readline().startswith(b"331")
+c.sendall(b"PASS x@example.com\r\n", socket.MSG_OOB)
+assert f.readline().startswith(b"230")
+c.sendall(b"ABOR\r\n", socket.MSG_OOB)
+print(f.readline().decode().strip()[:3])
+"#,
+        port = s.addr.port()
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines, ["200 OK", "215 UNIX Type: L8", "200 OK", "226"], "{out}");
+}
