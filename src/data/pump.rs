@@ -636,7 +636,8 @@ pub struct Pump {
     bytes: u64,
     started: Instant,
     last_progress: Instant,
-    /// Whether the data socket is registered with the reactor (it is when it attaches).
+    /// Whether the data socket is registered with the reactor (as [`attach`](Self::attach)
+    /// is told, then as [`set_registered`](Self::set_registered) records).
     registered: bool,
     tasks: Vec<PumpTask>,
     outcome: Option<TransferOutcome>,
@@ -768,9 +769,10 @@ impl Pump {
         self.bytes
     }
 
-    /// Attaches the data connection.
-    pub fn attach(&mut self, socket: NetStream, now: Instant) {
+    /// Attaches the data connection; `registered` says whether it is in the reactor's poll set.
+    pub fn attach(&mut self, socket: NetStream, registered: bool, now: Instant) {
         let mut socket = socket;
+        self.registered = registered;
         if let Body::RecvFile { sock, .. } = &mut self.body {
             match socket.lend() {
                 Ok(lent) => *sock = Some(lent),

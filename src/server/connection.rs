@@ -290,30 +290,34 @@ impl Connection {
     }
 
     fn drop_parked(&mut self, ctx: &mut Ctx) {
-        if let Some(p) = self.parked.take() {
+        if let Some(mut p) = self.parked.take() {
+            let _ = ctx.registry.deregister(&mut p.listener);
             ctx.pool.release(p.port);
         }
     }
 
-    /// After a data connection was accepted: keeps the listener (out of the poll set) for the
-    /// session's next PASV, unless the port range is getting short.
+    /// After a data connection was accepted: keeps the listener for the session's next PASV,
+    /// unless the port range is getting short. It stays in the poll set (taking it out and
+    /// putting it back would cost two system calls per transfer); a connection made to it
+    /// meanwhile only brings an event that finds no passive listener waiting, and is drained,
+    /// unused, by [`unpark_passive`](Self::unpark_passive).
     fn park_passive(&mut self, ctx: &mut Ctx, now: Instant) {
         let Some(mut p) = self.passive.take() else { return };
-        let _ = ctx.registry.deregister(&mut p.listener);
         self.drop_parked(ctx);
         if ctx.pool.has_room() {
             p.expires = now + PASSIVE_PARK_TIME;
             self.parked = Some(p);
         } else {
+            let _ = ctx.registry.deregister(&mut p.listener);
             ctx.pool.release(p.port);
         }
     }
 
-    /// The parked listener, if any, emptied of every connection made to it while it was parked
-    /// (none of them can answer a 227 not sent yet). SECURITY: so a connection made between
-    /// transfers, by anyone, is never used for the next one.
+    /// The parked listener, if any (still registered), emptied of every connection made to it
+    /// while it was parked (none of them can answer a 227 not sent yet). SECURITY: so a
+    /// connection made between transfers, by anyone, is never used for the next one.
     fn unpark_passive(&mut self, ctx: &mut Ctx) -> Option<(TcpListener, u16)> {
-        let p = self.parked.take()?;
+        let mut p = self.parked.take()?;
         // Bounded: a host that keeps connecting gets the port closed instead (a fresh one is
         // opened), not a loop.
         for _ in 0..64 {
@@ -324,6 +328,7 @@ impl Connection {
                 Err(_) => break,
             }
         }
+        let _ = ctx.registry.deregister(&mut p.listener);
         ctx.pool.release(p.port);
         None
     }
@@ -334,23 +339,18 @@ impl Connection {
         loop {
             let Some(p) = self.passive.as_mut() else { return };
             match p.listener.accept() {
-                Ok((mut stream, from)) => {
+                Ok((stream, from)) => {
                     if !passive_pool::peer_allowed(self.peer.ip(), from.ip()) {
                         log::warn!("{}: refused a data connection from {from} (not the control peer)", self.peer);
                         continue;
                     }
                     self.park_passive(ctx, now);
-                    if let Err(e) = ctx.registry.register(
-                        &mut stream,
-                        token::token(self.id.slot, Kind::Data),
-                        Interest::READABLE | Interest::WRITABLE,
-                    ) {
-                        log::warn!("{}: cannot register a data connection: {e}", self.peer);
-                        return;
-                    }
-                    // TCP_NODELAY comes from the listener (`passive_pool::listen`).
+                    // TCP_NODELAY comes from the listener (`passive_pool::listen`). The socket is
+                    // registered only if the transfer comes to need its events (see
+                    // `Pump::wanted_registration`): a download handed straight to a worker, or
+                    // sent whole at once, never does.
                     if self.pump.as_ref().is_some_and(|p| !p.connected()) {
-                        self.attach_data(stream, ctx, now);
+                        self.attach_data(stream, false, ctx, now);
                     } else {
                         self.early_data = Some((stream, now + ctx.shared.limits.data_timeout));
                     }
@@ -366,8 +366,9 @@ impl Connection {
         }
     }
 
-    /// Puts the data connection under the pump, as TLS when the transfer is protected.
-    fn attach_data(&mut self, tcp: TcpStream, ctx: &Ctx, now: Instant) {
+    /// Puts the data connection under the pump, as TLS when the transfer is protected;
+    /// `registered` says whether the socket is in the poll set already.
+    fn attach_data(&mut self, tcp: TcpStream, registered: bool, ctx: &Ctx, now: Instant) {
         let mut stream = NetStream::plain(tcp);
         if self.transfer_protected {
             let Some(tls) = ctx.tls.as_ref() else { return };
@@ -383,7 +384,7 @@ impl Connection {
             }
         }
         if let Some(p) = self.pump.as_mut() {
-            p.attach(stream, now);
+            p.attach(stream, registered, now);
             p.drive(now);
         }
     }
@@ -394,7 +395,8 @@ impl Connection {
                 Ok(false) => return,
                 Ok(true) => {
                     if let Some(sock) = self.connecting.take() {
-                        self.attach_data(sock, ctx, now);
+                        // Registered to learn that the connect completed.
+                        self.attach_data(sock, true, ctx, now);
                     }
                 }
                 Err(e) => {
@@ -422,16 +424,21 @@ impl Connection {
             Action::OpenPassive => {
                 self.drop_passive(ctx);
                 self.early_data = None;
+                // A parked listener is still registered; a fresh one is registered here.
                 let listener = match self.unpark_passive(ctx) {
-                    Some(parked) => Ok(parked),
-                    None => ctx.pool.open(self.local.ip()),
+                    Some((listener, port)) => Ok((listener, port, true)),
+                    None => ctx.pool.open(self.local.ip()).map(|(listener, port)| (listener, port, false)),
                 };
-                let result = listener.and_then(|(mut listener, port)| {
-                    match ctx.registry.register(
-                        &mut listener,
-                        token::token(self.id.slot, Kind::Passive),
-                        Interest::READABLE,
-                    ) {
+                let result = listener.and_then(|(mut listener, port, registered)| {
+                    let registration = match registered {
+                        true => Ok(()),
+                        false => ctx.registry.register(
+                            &mut listener,
+                            token::token(self.id.slot, Kind::Passive),
+                            Interest::READABLE,
+                        ),
+                    };
+                    match registration {
                         Ok(()) => {
                             self.passive =
                                 Some(PassiveListener { listener, port, expires: now + ctx.shared.limits.data_timeout });
@@ -527,7 +534,7 @@ impl Connection {
         pump.drive(now);
         self.pump = Some(pump);
         if let Some(stream) = early {
-            self.attach_data(stream, ctx, now);
+            self.attach_data(stream, false, ctx, now);
         }
     }
 
