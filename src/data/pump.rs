@@ -706,7 +706,8 @@ impl Pump {
             bytes: 0,
             started: now,
             last_progress: now,
-            registered: true,
+            // No socket yet: `attach` says whether the one it brings is registered.
+            registered: false,
             tasks: Vec::new(),
             outcome: None,
         };

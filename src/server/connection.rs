@@ -430,13 +430,14 @@ impl Connection {
                     None => ctx.pool.open(self.local.ip()).map(|(listener, port)| (listener, port, false)),
                 };
                 let result = listener.and_then(|(mut listener, port, registered)| {
-                    let registration = match registered {
-                        true => Ok(()),
-                        false => ctx.registry.register(
+                    let registration = if registered {
+                        Ok(())
+                    } else {
+                        ctx.registry.register(
                             &mut listener,
                             token::token(self.id.slot, Kind::Passive),
                             Interest::READABLE,
-                        ),
+                        )
                     };
                     match registration {
                         Ok(()) => {
