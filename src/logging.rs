@@ -18,6 +18,9 @@ pub fn init(level: LevelFilter) {
     // rustls warns about harmless client quirks (an IP address as SNI); our own lines name
     // the client and the TLS error when a handshake fails.
     builder.filter_module("rustls", LevelFilter::Error);
+    // The HTTP client logs every call at DEBUG; our own lines say what a request was for.
+    builder.filter_module("ureq", LevelFilter::Warn);
+    builder.filter_module("ureq_proto", LevelFilter::Warn);
     if let Ok(spec) = std::env::var("RUST_LOG") {
         builder.parse_filters(&spec);
     }

@@ -9,6 +9,10 @@ pub mod from_pipe;
 pub mod ftp;
 pub mod local;
 pub mod memory;
+#[cfg(feature = "s3")]
+pub mod net;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 use std::time::SystemTime;
 
@@ -216,6 +220,22 @@ pub trait Backend: Send + Sync {
     /// Bytes read from the backend's files so far, where it counts them (memory does, for
     /// tests of partial reads; rc `vfs/stats` shows it).
     fn bytes_read(&self) -> Option<u64> {
+        None
+    }
+
+    /// Requests sent to the remote so far, where the backend counts them (the HTTP remotes;
+    /// rc `vfs/stats` and `core/stats` show it).
+    fn requests(&self) -> Option<u64> {
+        None
+    }
+
+    /// Replaces `path` with the whole local `file` (`size` bytes) and gives it `mtime`, when
+    /// the backend does better knowing the size and time first (S3: one PUT with
+    /// `Content-MD5` below `upload_cutoff`, else a multipart upload that carries the MD5).
+    /// `None`: not handled here; the caller streams the file through `open_write` and sets
+    /// the time with `set_modtime`. Used by the disk cache's write-back.
+    fn upload_file(&self, path: &VfsPath, file: &std::fs::File, size: u64, mtime: SystemTime) -> Option<Result<()>> {
+        let _ = (path, file, size, mtime);
         None
     }
 

@@ -121,6 +121,15 @@ impl Config {
         } else {
             resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?
         };
+        #[cfg(feature = "s3")]
+        let served = match served {
+            Served::S3(mut opts) => {
+                opts.net = net_options(raw);
+                opts.server_modtime = vfs.no_modtime || flag_bool(raw, "use-server-modtime");
+                Served::S3(opts)
+            }
+            other => other,
+        };
         let cache = cache_options(raw, vfs.cache_mode, &served);
         Ok(Config {
             addr: parse_addr("addr", &flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
@@ -145,6 +154,24 @@ impl Config {
             log_level: log_level(raw),
             tls: tls_config(raw)?,
         })
+    }
+}
+
+/// rclone's global network flags, for the remotes that open connections of their own.
+#[cfg(feature = "s3")]
+fn net_options(raw: &RawArgs) -> crate::backend::net::NetOptions {
+    let defaults = crate::backend::net::NetOptions::default();
+    let duration = |name: &str, default: Duration| match raw.values.get(name) {
+        Some(Value::Duration(d)) => *d,
+        _ => default,
+    };
+    crate::backend::net::NetOptions {
+        connect_timeout: duration("contimeout", defaults.connect_timeout),
+        io_timeout: duration("timeout", defaults.io_timeout),
+        low_level_retries: match raw.values.get("low-level-retries") {
+            Some(Value::Int(n)) => u32::try_from(*n).unwrap_or(u32::MAX).max(1),
+            _ => defaults.low_level_retries,
+        },
     }
 }
 
@@ -190,6 +217,9 @@ pub enum Served {
     Memory(String, crate::backend::memory::MemoryFaults),
     /// A directory of an FTP server.
     Ftp(crate::backend::ftp::FtpOptions),
+    /// A bucket (or every bucket) of an S3 store.
+    #[cfg(feature = "s3")]
+    S3(Box<crate::backend::s3::S3Options>),
     /// Whatever `--auth-proxy`'s program says, per login.
     AuthProxy(String),
 }
@@ -201,6 +231,8 @@ impl Served {
             Served::Local(p) => p.display().to_string(),
             Served::Memory(spec, _) => format!("{spec} (in memory)"),
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
+            #[cfg(feature = "s3")]
+            Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
         }
     }
@@ -215,6 +247,8 @@ impl Served {
             Served::Local(root) => Box::new(crate::backend::local::LocalBackend::new(root.clone())),
             Served::Memory(_, faults) => Box::new(crate::backend::memory::MemoryBackend::with_faults(*faults)),
             Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
+            #[cfg(feature = "s3")]
+            Served::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
     }
@@ -240,6 +274,8 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
     let path = match resolved {
         Resolved::Memory(_, faults) => return Ok(Served::Memory(remote.to_string(), faults)),
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
+        #[cfg(feature = "s3")]
+        Resolved::S3(opts) => return Ok(Served::S3(opts)),
         Resolved::Local(path) => path,
     };
     crate::remote::prepare_local(&path, read_only).map(Served::Local).map_err(CliError::Fatal)
@@ -264,6 +300,10 @@ fn cache_options(
         Served::Local(p) => ("local".to_string(), p.display().to_string()),
         Served::Memory(..) => ("memory".to_string(), String::new()),
         Served::Ftp(o) => (format!("ftp-{}@{}-{}", o.user, o.host, o.port), o.root.clone()),
+        #[cfg(feature = "s3")]
+        Served::S3(o) => {
+            (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
+        }
         Served::AuthProxy(_) => ("proxy".to_string(), String::new()),
     };
     Some(CacheOptions {
@@ -476,7 +516,7 @@ mod tests {
     #[test]
     fn remotes_resolve_to_local_or_memory_and_others_are_refused_by_name() {
         assert!(
-            matches!(resolve_remote(":s3:bucket", None, true), Err(CliError::Fatal(m)) if m.contains("not supported yet"))
+            matches!(resolve_remote(":sftp:host", None, true), Err(CliError::Fatal(m)) if m.contains("not supported yet"))
         );
         assert!(
             matches!(resolve_remote("nosuch:x", Some("notfound"), true), Err(CliError::Fatal(m)) if m.starts_with("didn't find section"))

@@ -91,6 +91,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("cache-dir", Text, "", "Directory rclone will use for caching", Now),
     flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
     flag("config", Text, "", "Config file (default: rclone's search order; 'notfound' for none)", Now),
+    flag("contimeout", Duration, "1m0s", "Connect timeout of the remote's connections (the HTTP remotes)", Now),
     flag(
         "data-timeout",
         Duration,
@@ -107,6 +108,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("key", Text, "", "TLS PEM Private key", Now),
     flag("log-level", LogLevel, "NOTICE", "Log level DEBUG|INFO|NOTICE|ERROR", Now),
     flag("login-timeout", Duration, "1m0s", "[ftpvfs] Close a session not logged in this long after connecting", Now),
+    flag(
+        "low-level-retries",
+        Int,
+        "10",
+        "Number of low level retries of one request to the remote (the HTTP remotes)",
+        Now,
+    ),
     flag(
         "max-bad-commands",
         Int,
@@ -142,6 +150,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("rc-pass", Text, "", "Password for the rc server's Basic auth", Now),
     flag("rc-user", Text, "", "User name for the rc server's Basic auth", Now),
     flag("read-only", Bool, "", "Only allow read-only access", Now),
+    flag("timeout", Duration, "5m0s", "IO idle timeout of the remote's connections (the HTTP remotes)", Now),
     flag(
         "tls-optional",
         Bool,
@@ -159,6 +168,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("transfers", Int, "4", "Number of file transfers to run in parallel", Now),
     flag("uid", Int, "", "Override the uid field set by the filesystem (default: the current uid)", Now),
     flag("umask", Mode, "", "Override the permission bits set by the filesystem (default: the process umask)", Now),
+    flag(
+        "use-server-modtime",
+        Bool,
+        "",
+        "Use the server's modified time instead of the object's metadata (saves a HEAD per S3 object)",
+        Now,
+    ),
     flag("user", Text, "anonymous", "User name for authentication", Now),
     flag("vfs-cache-max-age", Duration, "1h0m0s", "Max time since last access of objects in the cache", Now),
     flag("vfs-cache-max-size", Size, "off", "Max total size of objects in the cache", Now),

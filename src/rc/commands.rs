@@ -103,6 +103,8 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
         }
         "core/stats" => {
             let elapsed = ctx.stats.started.elapsed().as_secs_f64();
+            let requests = vfses(ctx.shared).iter().filter_map(|v| v.backend_requests()).reduce(|a, b| a + b);
+            let read = vfses(ctx.shared).iter().filter_map(|v| v.backend_bytes_read()).reduce(|a, b| a + b);
             RcOutcome::Reply(
                 200,
                 json!({
@@ -114,6 +116,8 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
                     "sessions": ctx.sessions,
                     "totalSessions": ctx.stats.sessions,
                     "transferring": ctx.transferring,
+                    "backendRequests": requests,
+                    "backendBytesRead": read,
                 }),
             )
         }
@@ -174,6 +178,7 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
             let o = &ctx.shared.vfs_options;
             let (mut files, mut bytes, mut queued, mut uploading) = (0usize, 0u64, 0usize, 0usize);
             let mut backend_read = None::<u64>;
+            let backend_requests = all.iter().filter_map(|v| v.backend_requests()).reduce(|a, b| a + b);
             for v in &all {
                 if let Some(c) = v.cache() {
                     let (f, b) = c.size();
@@ -220,6 +225,7 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
                     },
                     "diskCache": disk_cache,
                     "backendBytesRead": backend_read,
+                    "backendRequests": backend_requests,
                 }),
             )
         }

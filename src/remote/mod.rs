@@ -187,6 +187,9 @@ pub enum Resolved {
     Memory(String, crate::backend::memory::MemoryFaults),
     /// A directory of an FTP server.
     Ftp(crate::backend::ftp::FtpOptions),
+    /// A bucket (or every bucket) of an S3 store.
+    #[cfg(feature = "s3")]
+    S3(Box<crate::backend::s3::S3Options>),
 }
 
 /// Resolves a remote spec against the config file and the environment.
@@ -218,8 +221,14 @@ pub fn resolve(
             if let Some(section) = section {
                 opts.extend(section.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            // RCLONE_CONFIG_<NAME>_<KEY> beats the file.
-            let keys: Vec<String> = opts.keys().cloned().chain(["type".to_string(), "root".to_string()]).collect();
+            // RCLONE_CONFIG_<NAME>_<KEY> beats the file, for the keys the file has and every
+            // key the remote's type knows (a remote may live in the environment alone).
+            if let Some(t) = env(&format!("{env_prefix}TYPE")) {
+                opts.insert("type".into(), t);
+            }
+            let backend_type = opts.get("type").cloned().unwrap_or_default();
+            let known = known_keys(&backend_type).iter().map(|k| k.to_string());
+            let keys: Vec<String> = opts.keys().cloned().chain(known).chain(["root".to_string()]).collect();
             for key in keys {
                 if let Some(v) = env(&format!("{env_prefix}{}", env_name(&key))) {
                     opts.insert(key, v);
@@ -263,19 +272,52 @@ pub fn resolve_backend(
             Ok(Resolved::Memory(path.clone(), faults))
         }
         "ftp" => {
-            // RCLONE_FTP_<KEY> fills in what neither the remote nor its environment set.
-            for key in crate::backend::ftp::options::KNOWN.iter() {
-                if !opts.contains_key(*key) {
-                    if let Some(v) = env(&format!("RCLONE_FTP_{}", env_name(key))) {
-                        opts.insert((*key).to_string(), v);
-                    }
-                }
-            }
+            backend_env_defaults("ftp", &mut opts, env);
             crate::backend::ftp::FtpOptions::from_map(&opts, path).map(Resolved::Ftp).map_err(RemoteError::Config)
         }
+        #[cfg(feature = "s3")]
+        "s3" => {
+            backend_env_defaults("s3", &mut opts, env);
+            crate::backend::s3::S3Options::from_map(&opts, path)
+                .map(|o| Resolved::S3(Box::new(o)))
+                .map_err(RemoteError::Config)
+        }
         other => Err(RemoteError::Config(format!(
-            "backend {other:?} is not supported yet: this release serves local, memory and ftp remotes"
+            "backend {other:?} is not supported yet: this build serves {} remotes",
+            SERVED_TYPES.join(", ")
         ))),
+    }
+}
+
+/// The remote types this build serves.
+pub const SERVED_TYPES: &[&str] = &[
+    "local",
+    "memory",
+    "ftp",
+    #[cfg(feature = "s3")]
+    "s3",
+];
+
+/// The option keys a remote type reads (what `RCLONE_CONFIG_<NAME>_<KEY>` and
+/// `RCLONE_<TYPE>_<KEY>` may set).
+fn known_keys(backend: &str) -> &'static [&'static str] {
+    match backend {
+        "ftp" => &crate::backend::ftp::options::KNOWN,
+        #[cfg(feature = "s3")]
+        "s3" => &crate::backend::s3::options::KNOWN,
+        "memory" => &["fail_uploads", "slow_reads"],
+        _ => &[],
+    }
+}
+
+/// `RCLONE_<TYPE>_<KEY>` fills in what neither the remote nor its environment set.
+fn backend_env_defaults(backend: &str, opts: &mut BTreeMap<String, String>, env: &dyn Fn(&str) -> Option<String>) {
+    for key in known_keys(backend) {
+        if !opts.contains_key(*key) {
+            if let Some(v) = env(&format!("RCLONE_{}_{}", env_name(backend), env_name(key))) {
+                opts.insert((*key).to_string(), v);
+            }
+        }
     }
 }
 
@@ -293,6 +335,8 @@ impl Resolved {
             }
             Resolved::Memory(_, faults) => Box::new(crate::backend::memory::MemoryBackend::with_faults(*faults)),
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
+            #[cfg(feature = "s3")]
+            Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
         })
     }
 }
@@ -375,8 +419,9 @@ mod tests {
         assert!(
             matches!(resolve(&RemoteSpec::parse("nope:x").unwrap(), &cfg, &no_env), Err(RemoteError::Config(m)) if m.starts_with("didn't find section"))
         );
+        let cfg_sftp = ConfigFile::parse("[h]\ntype = sftp\n", "test.conf");
         assert!(
-            matches!(resolve(&RemoteSpec::parse("s3:b").unwrap(), &cfg, &no_env), Err(RemoteError::Config(m)) if m.contains("not supported yet"))
+            matches!(resolve(&RemoteSpec::parse("h:b").unwrap(), &cfg_sftp, &no_env), Err(RemoteError::Config(m)) if m.contains("not supported yet"))
         );
         // An env-defined remote, and env beating the file.
         let env = |k: &str| match k {

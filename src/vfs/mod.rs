@@ -133,6 +133,11 @@ impl Vfs {
         self.backend.bytes_read()
     }
 
+    /// Requests sent to the remote, where the backend counts them.
+    pub fn backend_requests(&self) -> Option<u64> {
+        self.backend.requests()
+    }
+
     /// The disk cache, if any.
     pub fn cache(&self) -> Option<&Arc<cache::Cache>> {
         self.cache.as_ref()

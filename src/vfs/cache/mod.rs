@@ -455,11 +455,15 @@ impl Cache {
         }
     }
 
-    /// Sets a cached file's modification time (uploaded with it).
+    /// Sets a cached file's modification time (uploaded with it). During an upload, the
+    /// upload in flight carries the old time: the item stays dirty, so it goes again.
     pub fn set_modtime(&self, path: &VfsPath, mtime: SystemTime) {
         let item = lock_map(&self.items).get(path).cloned();
         if let Some(item) = item {
             let mut st = item.lock();
+            if st.uploading {
+                st.generation += 1;
+            }
             st.meta.mtime = mtime;
             let meta = st.meta.clone();
             drop(st);

@@ -148,6 +148,12 @@ fn upload(cache: &Cache, path: &VfsPath, delay: Duration) {
 fn copy_to_remote(cache: &Cache, path: &VfsPath, mtime: std::time::SystemTime) -> crate::backend::Result<String> {
     let data = cache.data_path(path);
     let mut file = std::fs::File::open(&data).map_err(|e| crate::backend::Error::from_io(e, path.as_str()))?;
+    let size = file.metadata().map_err(|e| crate::backend::Error::from_io(e, path.as_str()))?.len();
+    if let Some(done) = cache.backend.upload_file(path, &file, size, mtime) {
+        done?;
+        let remote = cache.backend.stat(path)?;
+        return Ok(meta::fingerprint(remote.size, remote.mtime));
+    }
     let mut out = cache.backend.open_write(path, WriteMode::Replace)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {

@@ -1,0 +1,39 @@
+//! The low-level retry rule of every HTTP remote, as rclone's pacer applies it: an answer that
+//! says "later" (408, 429, 500, 502, 503, 504, S3's `SlowDown`) or a broken connection is tried
+//! again after a growing pause, up to `--low-level-retries` tries in all, before the error
+//! reaches the client (as 451).
+
+use std::time::Duration;
+
+/// The statuses that mean "try again later".
+pub fn status_is_retryable(status: u16) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 509)
+}
+
+/// The pause before try number `attempt` (1 for the first retry): 100 ms doubling, at most 2 s,
+/// as rclone's pacer for S3 (minimum 10 ms, maximum 2 s, decay 2) grows it under errors.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1u64 << attempt.saturating_sub(1).min(5));
+    Duration::from_millis(ms.min(2000))
+}
+
+/// A `Retry-After` header in seconds, honoured up to 10 s.
+pub fn retry_after(value: Option<&str>) -> Option<Duration> {
+    let secs: u64 = value?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(10)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_doubles_up_to_two_seconds() {
+        let pauses: Vec<u64> = (1..=8).map(|a| backoff(a).as_millis() as u64).collect();
+        assert_eq!(pauses, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
+        assert!(status_is_retryable(503) && status_is_retryable(429) && !status_is_retryable(404));
+        assert_eq!(retry_after(Some(" 3 ")), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(Some("3600")), Some(Duration::from_secs(10)));
+        assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
+    }
+}
