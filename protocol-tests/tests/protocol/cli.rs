@@ -35,9 +35,9 @@ fn unknown_flags_and_bad_values_give_one_line_and_exit_2() {
 
 #[test]
 fn backends_of_later_releases_are_refused_by_name() {
-    let (code, _, err) = run_cli(&["serve", ":s3:bucket"]);
+    let (code, _, err) = run_cli(&["serve", ":sftp:host"]);
     assert_eq!(code, 1);
-    assert!(err.contains("backend \"s3\" is not supported yet"), "{err}");
+    assert!(err.contains("backend \"sftp\" is not supported yet"), "{err}");
 }
 
 #[test]

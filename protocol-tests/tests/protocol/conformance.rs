@@ -3,6 +3,7 @@
 //! `:memory:`, or another FTP server (a second ftpvfs, and pyftpdlib) through the ftp backend.
 
 use protocol_tests::client::Client;
+use protocol_tests::s3::{no_files_below, S3Store};
 use protocol_tests::{pattern, sha256, PyFtpd, Server};
 
 /// The suite. Leaves the served root empty.
@@ -115,4 +116,34 @@ fn ftp_backend_in_front_of_pyftpdlib_with_list_instead_of_mlsd() {
     let remote = format!(":ftp,host=127.0.0.1,port={},user=anonymous,disable_mlsd,disable_epsv:", upstream.port);
     let front = Server::start_remote(&remote, &[], &[]);
     conformance(&front);
+}
+
+/// S3 writes whole objects, so APPE and REST+STOR need the disk cache (rclone's advice for
+/// S3 as well); uploads go out at once.
+const S3_CACHE: [&str; 4] = ["--vfs-cache-mode", "writes", "--vfs-write-back", "0s"];
+
+#[test]
+fn s3_backend_on_rclone_serve_s3() {
+    let store = S3Store::rclone();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = S3_CACHE.to_vec();
+    args.extend(["--cache-dir", cache.path().to_str().unwrap()]);
+    let s = Server::start_remote(&store.remote("", "bucket"), &args, &[]);
+    conformance(&s);
+    protocol_tests::wait::wait_until(std::time::Duration::from_secs(20), "the bucket is empty", || {
+        no_files_below(&store.bucket_dir("bucket"))
+    });
+}
+
+#[test]
+fn s3_backend_on_moto_with_directory_markers() {
+    let store = S3Store::moto();
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = S3_CACHE.to_vec();
+    args.extend(["--cache-dir", cache.path().to_str().unwrap()]);
+    let s = Server::start_remote(&store.remote(",directory_markers", "bucket/served"), &args, &[]);
+    conformance(&s);
+    protocol_tests::wait::wait_until(std::time::Duration::from_secs(20), "the bucket is empty", || {
+        !store.curl(&[&format!("{}/bucket?list-type=2", store.endpoint)]).contains("<Key>served/")
+    });
 }
