@@ -338,6 +338,28 @@ fn finish_transfer(body: TransferBody, hint: usize) -> TransferOutcome {
     }
 }
 
+/// `s3_response`: whatever an S3 server answers: the bounded XML reader and every S3 answer
+/// parser (listings v1/v2, URL-encoded or not, buckets, upload ids, copy and completion
+/// results, errors) and the HTTP time parsers never panic; an accepted tree is within the
+/// depth limit.
+#[cfg(feature = "s3")]
+pub fn s3_response(data: &[u8]) {
+    use crate::backend::net::{http_time, xml};
+    if let Ok(root) = xml::parse(data) {
+        fn depth(e: &xml::Element) -> usize {
+            1 + e.children.iter().map(depth).max().unwrap_or(0)
+        }
+        assert!(depth(&root) <= xml::MAX_DEPTH, "an accepted tree deeper than the limit");
+    }
+    crate::backend::s3::responses::parse_all(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = http_time::parse_iso8601(&text);
+    let _ = http_time::parse_rfc1123(&text);
+    if let Some(t) = http_time::parse_mtime_meta(&text) {
+        assert_eq!(http_time::parse_mtime_meta(&http_time::mtime_meta(t)), Some(t), "mtime metadata round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -405,6 +427,12 @@ mod tests {
     #[test]
     fn cache_ranges_seeds_replay() {
         replay("cache_ranges", super::cache_ranges);
+    }
+
+    #[test]
+    #[cfg(feature = "s3")]
+    fn s3_response_seeds_replay() {
+        replay("s3_response", super::s3_response);
     }
 
     #[test]

@@ -380,3 +380,50 @@ fn throttling_cut_off_answers_and_stalls_end_in_retries_or_a_clean_451() {
     assert_eq!(sha256(&c.retr("f.bin")), sha256(&data), "serving again once the store answers");
     assert!(no_files_below(&store.root.path().join("none")));
 }
+
+#[test]
+fn renames_and_mfmt_of_large_objects_are_multipart_copies_above_copy_cutoff() {
+    let store = S3Store::moto();
+    let s = Server::start_remote(&store.remote(",copy_cutoff=5Mi,chunk_size=5Mi", "bucket"), &[], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    let data = pattern(12 << 20, 12);
+    c.store("STOR a.bin", &data);
+    assert_eq!(c.cmd("MFMT 20220101010101 a.bin").code, 213);
+    assert_eq!(mdtm(&mut c, "a.bin"), "20220101010101");
+    assert_eq!(c.cmd("MKD d").code, 257);
+    assert_eq!(c.cmd("RNFR a.bin").code, 350);
+    assert_eq!(c.cmd("RNTO d/b.bin").code, 250);
+    assert_eq!(c.listing("NLST"), "d\r\n");
+    assert_eq!(sha256(&c.retr("d/b.bin")), sha256(&data));
+    assert_eq!(mdtm(&mut c, "d/b.bin"), "20220101010101", "the copy keeps the time");
+    let head = store.curl(&["-I", &format!("{}/bucket/d/b.bin", store.endpoint)]);
+    assert!(head.contains("-3\""), "three copied parts of 5 MiB: {head}");
+    assert!(store.multipart_uploads("bucket").is_empty());
+}
+
+#[test]
+fn rc_stats_count_the_requests_and_bytes_of_the_store() {
+    let store = S3Store::rclone();
+    let s = Server::start_remote(
+        &store.remote("", "bucket"),
+        &["--rc", "--rc-addr", "127.0.0.1:0", "--rc-no-auth", "-v"],
+        &[],
+    );
+    let log = s.log();
+    let url =
+        log.split("Serving remote control on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+    let stats = |command: &str| -> serde_json::Value {
+        let (code, out, err) = run_cli(&["rc", "--url", &url, command]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let before = stats("core/stats")["backendRequests"].as_u64().unwrap();
+    let mut c = Client::login_anonymous(s.addr);
+    c.store("STOR f.bin", &pattern(100_000, 1));
+    assert_eq!(c.retr("f.bin").len(), 100_000);
+    let core = stats("core/stats");
+    assert!(core["backendRequests"].as_u64().unwrap() >= before + 3, "{core}");
+    assert_eq!(core["backendBytesRead"].as_u64(), Some(100_000), "{core}");
+    let vfs = stats("vfs/stats");
+    assert!(vfs["backendRequests"].as_u64().unwrap() >= before + 3, "{vfs}");
+}

@@ -168,11 +168,15 @@ impl S3Write {
 impl WriteStream for S3Write {
     fn write_all(&mut self, mut data: &[u8]) -> Result<()> {
         while !data.is_empty() {
-            if self.buf.capacity() == 0 {
-                self.buf.reserve_exact(self.part_size.min(data.len().max(256 << 10)));
-            }
             let room = self.part_size - self.buf.len();
             let n = room.min(data.len());
+            if self.buf.len() + n > self.buf.capacity() {
+                // A small file keeps a small buffer; past 256 KiB the buffer is one part, exactly
+                // (doubling would overshoot the memory bound).
+                let first = self.buf.capacity() == 0 && self.buf.len() + n <= 256 << 10;
+                let want = if first { 256 << 10 } else { self.part_size };
+                self.buf.reserve_exact(want.min(self.part_size) - self.buf.len());
+            }
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
             self.written += n as u64;
