@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
@@ -43,6 +43,9 @@ struct Multipart {
     workers: Vec<JoinHandle<()>>,
     results: Arc<Mutex<PartResults>>,
     next_number: u32,
+    /// Part buffers the uploaders are done with, for the next parts: the upload allocates at
+    /// most `upload_concurrency + 1` of them, and never frees one on another thread.
+    spare: Receiver<Vec<u8>>,
 }
 
 /// A streamed upload; dropping it without `commit` aborts it.
@@ -92,15 +95,17 @@ impl S3Write {
             let upload_id = self.inner.create_multipart(&self.loc, self.mtime, None).map_err(|e| self.fail(e))?;
             let (sender, receiver) = sync_channel::<(u32, Vec<u8>)>(0);
             let receiver = Arc::new(Mutex::new(receiver));
+            let (spare_tx, spare) = channel::<Vec<u8>>();
             let results = Arc::new(Mutex::new(PartResults::default()));
             let workers = (0..self.inner.opts.upload_concurrency)
                 .map(|_| {
                     let (inner, loc, upload_id) = (self.inner.clone(), self.loc.clone(), upload_id.clone());
-                    let (receiver, results) = (receiver.clone(), results.clone());
+                    let (receiver, results, spare_tx) = (receiver.clone(), results.clone(), spare_tx.clone());
                     std::thread::spawn(move || loop {
                         let next = receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
                         let Ok((number, data)) = next else { return };
                         let outcome = inner.upload_part(&loc, &upload_id, number, Body::Bytes(&data), md5_of(&data));
+                        let _ = spare_tx.send(data);
                         let mut r = results.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                         match outcome {
                             Ok(done) => {
@@ -113,7 +118,7 @@ impl S3Write {
                     })
                 })
                 .collect();
-            self.multipart = Some(Multipart { upload_id, sender: Some(sender), workers, results, next_number: 1 });
+            self.multipart = Some(Multipart { upload_id, sender: Some(sender), workers, results, next_number: 1, spare });
         }
         let Some(mp) = self.multipart.as_mut() else { return Ok(()) };
         if let Some(e) = mp.results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).error.clone() {
@@ -128,7 +133,11 @@ impl S3Write {
         }
         let number = mp.next_number;
         mp.next_number += 1;
-        let data = std::mem::take(&mut self.buf);
+        let next = mp.spare.try_recv().map(|mut b| {
+            b.clear();
+            b
+        });
+        let data = std::mem::replace(&mut self.buf, next.unwrap_or_default());
         if let Some(sender) = &mp.sender {
             if sender.send((number, data)).is_err() {
                 return Err(Error::with_detail(
