@@ -522,11 +522,14 @@ impl Inner {
         Ok((etag, md5))
     }
 
+    /// Completes a multipart upload or copy; with `check_etag` (uploads, whose parts' MD5s
+    /// are known) the store's ETag must be the one S3 computes, where the provider makes it so.
     fn complete_multipart(
         &self,
         loc: &Loc,
         upload_id: &str,
         parts: &BTreeMap<u32, (String, [u8; 16])>,
+        check_etag: bool,
     ) -> std::result::Result<(), S3Error> {
         let mut xml = String::from("<CompleteMultipartUpload>");
         for (n, (etag, _)) in parts {
@@ -540,13 +543,10 @@ impl Inner {
             .query("uploadId", upload_id)
             .body(Body::Bytes(xml.as_bytes()));
         let body = self.send(&req, &[])?.bytes(XML_LIMIT)?;
-        let etag = match parse_result_etag(&body) {
-            Ok(etag) => etag,
-            Err(Ok(e)) => return Err(S3Error::Status { status: 200, code: e.code, message: e.message }),
-            Err(Err(e)) => return Err(S3Error::Transport(format!("CompleteMultipartUpload: {e}"))),
-        };
+        let etag = result_etag(&body, "CompleteMultipartUpload")?;
         let expected = upload::multipart_etag(parts);
-        if self.opts.use_multipart_etag && !self.opts.disable_checksum && !etag.is_empty() && etag != expected {
+        let checked = check_etag && self.opts.use_multipart_etag && !self.opts.disable_checksum;
+        if checked && !etag.is_empty() && etag != expected {
             return Err(S3Error::Transport(format!(
                 "multipart upload: the store's ETag {etag} is not the expected {expected}"
             )));
@@ -632,11 +632,7 @@ impl Inner {
                 req = req.header("x-amz-metadata-directive", "COPY");
             }
             let body = self.send(&req, &[])?.bytes(XML_LIMIT)?;
-            return match parse_result_etag(&body) {
-                Ok(_) => Ok(()),
-                Err(Ok(e)) => Err(S3Error::Status { status: 200, code: e.code, message: e.message }),
-                Err(Err(e)) => Err(S3Error::Transport(format!("CopyObject: {e}"))),
-            };
+            return result_etag(&body, "CopyObject").map(|_| ());
         }
         // Multipart copy: the metadata goes into the new upload.
         let mut req = Request::new("POST", Some(&to.bucket), &to.key).query("uploads", "");
@@ -658,52 +654,21 @@ impl Inner {
                 .query("uploadId", &upload_id)
                 .header("x-amz-copy-source", &source)
                 .header("x-amz-copy-source-range", &format!("bytes={offset}-{end}"));
-            match self.send(&req, &[]).and_then(|r| r.bytes(XML_LIMIT)) {
-                Ok(body) => match parse_result_etag(&body) {
-                    Ok(etag) => {
-                        parts.insert(number, (etag, [0u8; 16]));
-                    }
-                    Err(Ok(e)) => break Err(S3Error::Status { status: 200, code: e.code, message: e.message }),
-                    Err(Err(e)) => break Err(S3Error::Transport(format!("UploadPartCopy: {e}"))),
-                },
+            match self.send(&req, &[]).and_then(|r| r.bytes(XML_LIMIT)).and_then(|b| result_etag(&b, "UploadPartCopy"))
+            {
+                Ok(etag) => {
+                    parts.insert(number, (etag, [0u8; 16]));
+                }
                 Err(e) => break Err(e),
             }
             offset = end + 1;
             number += 1;
         };
-        let saved = self.opts.use_multipart_etag;
-        let _ = saved;
-        let completed = result.and_then(|()| self.complete_copy(to, &upload_id, &parts));
+        let completed = result.and_then(|()| self.complete_multipart(to, &upload_id, &parts, false));
         if completed.is_err() {
             self.abort_multipart(to, &upload_id);
         }
         completed
-    }
-
-    /// Completes a multipart copy (whose ETag cannot be predicted without the parts' MD5s).
-    fn complete_copy(
-        &self,
-        loc: &Loc,
-        upload_id: &str,
-        parts: &BTreeMap<u32, (String, [u8; 16])>,
-    ) -> std::result::Result<(), S3Error> {
-        let mut xml = String::from("<CompleteMultipartUpload>");
-        for (n, (etag, _)) in parts {
-            xml.push_str(&format!(
-                "<Part><PartNumber>{n}</PartNumber><ETag>\"{}\"</ETag></Part>",
-                crate::backend::net::xml::escape(etag)
-            ));
-        }
-        xml.push_str("</CompleteMultipartUpload>");
-        let req = Request::new("POST", Some(&loc.bucket), &loc.key)
-            .query("uploadId", upload_id)
-            .body(Body::Bytes(xml.as_bytes()));
-        let body = self.send(&req, &[])?.bytes(XML_LIMIT)?;
-        match parse_result_etag(&body) {
-            Ok(_) => Ok(()),
-            Err(Ok(e)) => Err(S3Error::Status { status: 200, code: e.code, message: e.message }),
-            Err(Err(e)) => Err(S3Error::Transport(format!("CompleteMultipartUpload: {e}"))),
-        }
     }
 
     /// Keeps a directory that its last file may just have left (S3 forgets a prefix with
@@ -726,6 +691,15 @@ impl Inner {
             self.remember_mtime(to, &meta.etag, meta.last_modified, m);
         }
         self.delete(from)
+    }
+}
+
+/// The ETag of a copy or completion result, or the error S3 put in its 200 answer.
+fn result_etag(body: &[u8], what: &str) -> std::result::Result<String, S3Error> {
+    match parse_result_etag(body) {
+        Ok(etag) => Ok(etag),
+        Err(Ok(e)) => Err(S3Error::Status { status: 200, code: e.code, message: e.message }),
+        Err(Err(e)) => Err(S3Error::Transport(format!("{what}: {e}"))),
     }
 }
 

@@ -118,7 +118,8 @@ impl S3Write {
                     })
                 })
                 .collect();
-            self.multipart = Some(Multipart { upload_id, sender: Some(sender), workers, results, next_number: 1, spare });
+            self.multipart =
+                Some(Multipart { upload_id, sender: Some(sender), workers, results, next_number: 1, spare });
         }
         let Some(mp) = self.multipart.as_mut() else { return Ok(()) };
         if let Some(e) = mp.results.lock().unwrap_or_else(std::sync::PoisonError::into_inner).error.clone() {
@@ -210,7 +211,7 @@ impl WriteStream for S3Write {
             }
             let Some(mut mp) = self.multipart.take() else { return Ok(self.written) };
             match Self::finish_parts(&mut mp)
-                .and_then(|parts| self.inner.complete_multipart(&self.loc, &mp.upload_id, &parts))
+                .and_then(|parts| self.inner.complete_multipart(&self.loc, &mp.upload_id, &parts, true))
             {
                 Ok(()) => Ok(()),
                 Err(e) => {
@@ -294,7 +295,7 @@ pub(super) fn upload_file(
         let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         let completed = match results.error {
             Some(e) => Err(e),
-            None => inner.complete_multipart(loc, &upload_id, &results.done),
+            None => inner.complete_multipart(loc, &upload_id, &results.done, true),
         };
         if let Err(e) = completed {
             inner.abort_multipart(loc, &upload_id);
