@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark of the s3 remote (prints, asserts nothing).
 
-Starts one local S3 server (`rclone serve s3` on a tmpfs folder), then on the same bucket:
+Starts one local S3 server (`rclone serve s3`, or s3s-fs with `--store PATH`, on a tmpfs
+folder), then on the same bucket:
 ftpvfs (release build) and `rclone serve ftp`, and measures with curl as the FTP client:
 RETR and STOR of a SIZE_MIB file (MB/s, server CPU-s/GiB, peak RSS), LIST of a 10,000-object
 prefix cold and warm, and small-file sessions; plus the S3 server's own ceiling measured by a
@@ -57,8 +58,11 @@ def wait_port(port, timeout=30):
     sys.exit(f"nothing listens on {port}")
 
 
+PROVIDER = "Rclone"
+
+
 def remote(endpoint, extra=""):
-    return f":s3,provider=Rclone,endpoint='{endpoint}',access_key_id={AK},secret_access_key={SK}{extra}:"
+    return f":s3,provider={PROVIDER},endpoint='{endpoint}',access_key_id={AK},secret_access_key={SK}{extra}:"
 
 
 def timed(cmd, pid=None, **kw):
@@ -79,14 +83,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--list-files", type=int, default=10000)
     ap.add_argument("--sessions", type=int, default=200)
+    ap.add_argument("--store", default="rclone", help="rclone (rclone serve s3) or the path of an s3s-fs binary")
     a = ap.parse_args()
+    global PROVIDER
     work = tempfile.mkdtemp(prefix="s3bench-", dir="/dev/shm")
     procs = []
     try:
         os.makedirs(f"{work}/root/bucket/list")
         s3port = free_port()
-        procs.append(subprocess.Popen(["rclone", "serve", "s3", "--addr", f"127.0.0.1:{s3port}", "--auth-key", f"{AK},{SK}",
-                                       f"{work}/root", "--config", "/dev/null"], stderr=subprocess.DEVNULL))
+        if a.store == "rclone":
+            store_cmd = ["rclone", "serve", "s3", "--addr", f"127.0.0.1:{s3port}", "--auth-key", f"{AK},{SK}",
+                         f"{work}/root", "--config", "/dev/null"]
+        else:
+            PROVIDER = "Other"
+            store_cmd = [a.store, "--host", "127.0.0.1", "--port", str(s3port), "--access-key", AK, "--secret-key", SK, f"{work}/root"]
+        procs.append(subprocess.Popen(store_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_port(s3port)
         endpoint = f"http://127.0.0.1:{s3port}"
         s3pid = procs[-1].pid
@@ -127,7 +138,8 @@ def main():
             rows["direct (rclone cat/rcat)"]["retr"].append((size / t / 1e6, 0))
             os.remove(f"{work}/root/bucket/direct-{r}.bin")
         med = lambda xs: sorted(xs)[len(xs) // 2]
-        print(f"# S3 benchmark: {a.size_mib} MiB, {a.rounds} rounds, rclone serve s3 on tmpfs, "
+        store_name = "rclone serve s3" if a.store == "rclone" else os.path.basename(a.store)
+        print(f"# S3 benchmark: {a.size_mib} MiB, {a.rounds} rounds, {store_name} on tmpfs, "
               f"congestion control {open('/proc/sys/net/ipv4/tcp_congestion_control').read().strip()}")
         print("| server | RETR MB/s (CPU-s/GiB) | STOR MB/s (CPU-s/GiB) | peak RSS in STOR MiB | LIST 10k cold / warm s | small files sess/s |")
         print("|---|---|---|---|---|---|")

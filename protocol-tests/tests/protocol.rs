@@ -14,6 +14,8 @@ mod commands; // every verb's replies on the control connection
 mod concurrency; // many sessions at once
 #[path = "protocol/conformance.rs"]
 mod conformance; // the same calls against every backend (local, memory, ftp, s3)
+#[path = "protocol/crypt_backend.rs"]
+mod crypt_backend; // rclone's crypt: both ways with the official rclone, tampering, name modes
 #[path = "protocol/dir_cache.rs"]
 mod dir_cache; // --dir-cache-time, changes through the server, SIGHUP
 #[path = "protocol/ftp_backend.rs"]

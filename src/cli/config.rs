@@ -220,6 +220,9 @@ pub enum Served {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// rclone's crypt over another remote.
+    #[cfg(feature = "crypt")]
+    Crypt(Box<crate::backend::crypt::CryptOptions>, Box<crate::remote::Resolved>),
     /// Whatever `--auth-proxy`'s program says, per login.
     AuthProxy(String),
 }
@@ -233,6 +236,8 @@ impl Served {
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
             #[cfg(feature = "s3")]
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
+            #[cfg(feature = "crypt")]
+            Served::Crypt(o, _) => format!("crypt over {} ({})", o.remote, o.root),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
         }
     }
@@ -249,6 +254,10 @@ impl Served {
             Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Served::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "crypt")]
+            Served::Crypt(opts, inner) => {
+                Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
+            }
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
     }
@@ -276,6 +285,8 @@ fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> R
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         #[cfg(feature = "s3")]
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
+        #[cfg(feature = "crypt")]
+        Resolved::Crypt(opts, inner) => return Ok(Served::Crypt(opts, inner)),
         Resolved::Local(path) => path,
     };
     crate::remote::prepare_local(&path, read_only).map(Served::Local).map_err(CliError::Fatal)
@@ -304,6 +315,8 @@ fn cache_options(
         Served::S3(o) => {
             (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
         }
+        #[cfg(feature = "crypt")]
+        Served::Crypt(o, _) => (format!("crypt-{}", o.remote.replace([':', '/'], "-")), o.root.clone()),
         Served::AuthProxy(_) => ("proxy".to_string(), String::new()),
     };
     Some(CacheOptions {

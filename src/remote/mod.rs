@@ -190,6 +190,9 @@ pub enum Resolved {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// An encrypted view (rclone's crypt) of another remote.
+    #[cfg(feature = "crypt")]
+    Crypt(Box<crate::backend::crypt::CryptOptions>, Box<Resolved>),
 }
 
 /// Resolves a remote spec against the config file and the environment.
@@ -242,7 +245,30 @@ pub fn resolve(
     for (k, v) in conn_opts {
         opts.insert(k.clone(), v.clone());
     }
-    resolve_backend(&backend, opts, path, env)
+    match backend.as_str() {
+        #[cfg(feature = "crypt")]
+        "crypt" => resolve_crypt(opts, path, name.as_deref(), config, env),
+        _ => resolve_backend(&backend, opts, path, env),
+    }
+}
+
+#[cfg(feature = "crypt")]
+/// A crypt remote: its options, and the remote it wraps (resolved in turn, so a crypt over
+/// any remote this build serves works).
+fn resolve_crypt(
+    opts: BTreeMap<String, String>,
+    path: &str,
+    name: Option<&str>,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, RemoteError> {
+    let mut opts = opts;
+    backend_env_defaults("crypt", &mut opts, env);
+    let crypt = crate::backend::crypt::CryptOptions::from_map(&opts, path, name).map_err(RemoteError::Config)?;
+    let inner_spec =
+        RemoteSpec::parse(&crypt.remote).map_err(|e| RemoteError::Config(format!("crypt option remote: {e}")))?;
+    let inner = resolve(&inner_spec, config, env)?;
+    Ok(Resolved::Crypt(Box::new(crypt), Box::new(inner)))
 }
 
 /// The backend of type `backend` with options `opts` (already merged by precedence) serving
@@ -294,6 +320,8 @@ pub const SERVED_TYPES: &[&str] = &[
     "local",
     "memory",
     "ftp",
+    #[cfg(feature = "crypt")]
+    "crypt",
     #[cfg(feature = "s3")]
     "s3",
 ];
@@ -306,6 +334,8 @@ fn known_keys(backend: &str) -> &'static [&'static str] {
         #[cfg(feature = "s3")]
         "s3" => &crate::backend::s3::options::KNOWN,
         "memory" => &["fail_uploads", "slow_reads"],
+        #[cfg(feature = "crypt")]
+        "crypt" => &crate::backend::crypt::options::KNOWN,
         _ => &[],
     }
 }
@@ -337,6 +367,10 @@ impl Resolved {
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "crypt")]
+            Resolved::Crypt(opts, inner) => {
+                Box::new(crate::backend::crypt::CryptBackend::new(inner.open(read_only)?, opts.as_ref().clone()))
+            }
         })
     }
 }

@@ -147,3 +147,20 @@ fn s3_backend_on_moto_with_directory_markers() {
         !store.curl(&[&format!("{}/bucket?list-type=2", store.endpoint)]).contains("<Key>served/")
     });
 }
+
+#[test]
+fn crypt_backend_over_a_local_folder() {
+    let store = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let (_, pass, _) = protocol_tests::run_cli(&["obscure", "conformance"]);
+    let remote = format!(":crypt,remote='{}',password={}:", store.path().display(), pass.trim());
+    let s = Server::start_remote(
+        &remote,
+        &["--vfs-cache-mode", "writes", "--vfs-write-back", "0s", "--cache-dir", cache.path().to_str().unwrap()],
+        &[],
+    );
+    conformance(&s);
+    protocol_tests::wait::wait_until(std::time::Duration::from_secs(20), "the store is empty", || {
+        no_files_below(store.path())
+    });
+}
