@@ -360,6 +360,53 @@ pub fn s3_response(data: &[u8]) {
     }
 }
 
+/// `crypt`: bytes as an encrypted file and as stored names. The block decoder (after the
+/// header's magic, every 65,552-byte block opened under zero keys and the header's nonce)
+/// and the name decoders of every mode never panic; a name that encrypts decrypts back; a
+/// block sealed and tampered with never opens.
+#[cfg(feature = "crypt")]
+pub fn crypt(data: &[u8]) {
+    use crate::backend::crypt::cipher::{decrypted_size, BlockCipher, Keys, Nonce, BLOCK_SIZE, HEADER_SIZE, MAGIC};
+    use crate::backend::crypt::names::{Encoding, NameCipher, NameMode};
+    let keys = Keys::derive("", "");
+    let blocks = BlockCipher::new(&keys);
+    let _ = decrypted_size(data.len() as u64);
+    if data.len() >= HEADER_SIZE as usize && &data[..8] == MAGIC {
+        let mut nonce = Nonce([0u8; 24]);
+        nonce.0.copy_from_slice(&data[8..32]);
+        for chunk in data[32..].chunks(BLOCK_SIZE as usize) {
+            let mut block = chunk.to_vec();
+            let _ = blocks.open(&nonce, &mut block);
+            nonce.increment();
+        }
+    }
+    if let Some((&first, rest)) = data.split_first() {
+        let mut sealed = Vec::new();
+        let nonce = Nonce([first; 24]);
+        blocks.seal(&nonce, &rest[..rest.len().min(65536)], &mut sealed);
+        let mut copy = sealed.clone();
+        assert_eq!(blocks.open(&nonce, &mut copy).ok(), Some(rest.len().min(65536)), "a sealed block opens");
+        let at = first as usize % sealed.len();
+        sealed[at] ^= 1;
+        assert!(blocks.open(&nonce, &mut sealed).is_err(), "a tampered block never opens");
+    }
+    let text = String::from_utf8_lossy(data);
+    for mode in [
+        NameMode::Standard(Encoding::Base32),
+        NameMode::Standard(Encoding::Base64),
+        NameMode::Obfuscate,
+        NameMode::Off(".bin".into()),
+    ] {
+        let names = NameCipher::new(&keys, mode.clone());
+        let _ = names.decrypt(&text, true);
+        let plain: String = text.chars().filter(|c| *c != '/' && !c.is_control()).take(100).collect();
+        if !plain.is_empty() {
+            let stored = names.encrypt(&plain, true);
+            assert_eq!(names.decrypt(&stored, true).as_deref(), Ok(plain.as_str()), "{mode:?} round trip of {plain:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -433,6 +480,12 @@ mod tests {
     #[cfg(feature = "s3")]
     fn s3_response_seeds_replay() {
         replay("s3_response", super::s3_response);
+    }
+
+    #[test]
+    #[cfg(feature = "crypt")]
+    fn crypt_seeds_replay() {
+        replay("crypt", super::crypt);
     }
 
     #[test]

@@ -315,6 +315,43 @@ pub fn wait_writable(fd: BorrowedFd<'_>, millis: i32) -> bool {
     rc != 0
 }
 
+/// Whether standard input is a terminal (a password prompt may be shown).
+pub fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+}
+
+/// Prints `prompt` on stderr and reads one line from the terminal on stdin with echo off
+/// (restored afterwards, also when the read fails).
+///
+/// # Errors
+/// The terminal cannot be switched or read.
+pub fn read_password(prompt: &str) -> io::Result<String> {
+    use std::io::{BufRead, Write};
+    eprint!("{prompt} ");
+    let _ = std::io::stderr().flush();
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: termios is plain data; tcgetattr fills it for a valid descriptor or fails.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd 0 and a valid pointer to a termios.
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    // SAFETY: as above, with settings derived from the terminal's own.
+    if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    // SAFETY: restores the settings read above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

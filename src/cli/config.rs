@@ -119,7 +119,11 @@ impl Config {
         let served = if let Some((program, _)) = &auth_proxy {
             Served::AuthProxy(program.clone())
         } else {
-            resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only)?
+            let password = crate::remote::config_crypt::PasswordSource {
+                command: flag_text(raw, "password-command").filter(|c| !c.trim().is_empty()),
+                ask: !matches!(raw.values.get("ask-password"), Some(Value::Bool(false))),
+            };
+            resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only, &password)?
         };
         #[cfg(feature = "s3")]
         let served = match served {
@@ -265,13 +269,23 @@ impl Served {
 
 /// Turns REMOTE:PATH into what to serve, with the config file and the environment (see
 /// `remote/`). A local directory that does not exist is created (unless read-only).
-fn resolve_remote(remote: &str, config_path: Option<&str>, read_only: bool) -> Result<Served, CliError> {
+fn resolve_remote(
+    remote: &str,
+    config_path: Option<&str>,
+    read_only: bool,
+    password: &crate::remote::config_crypt::PasswordSource,
+) -> Result<Served, CliError> {
     use crate::remote::{config_file::ConfigFile, RemoteError, RemoteSpec, Resolved};
     let spec = RemoteSpec::parse(remote).map_err(|e| CliError::Usage(e.to_string()))?;
     let env = |k: &str| std::env::var(k).ok();
-    let needs_config = matches!(spec, RemoteSpec::Named { name: Some(_), .. });
+    // A named remote, or a wrapper (`:crypt,remote=name:`) that may name one.
+    let needs_config = match &spec {
+        RemoteSpec::Named { name: Some(_), .. } => true,
+        RemoteSpec::Named { options, .. } => options.iter().any(|(k, _)| k == "remote"),
+        RemoteSpec::Local(_) => false,
+    };
     let config = if needs_config {
-        ConfigFile::load(config_path.map(std::path::Path::new), &env)
+        ConfigFile::load_with(config_path.map(std::path::Path::new), &env, password)
             .map_err(|e| CliError::Fatal(format!("config: {e}")))?
     } else {
         ConfigFile::default()
@@ -529,19 +543,22 @@ mod tests {
     #[test]
     fn remotes_resolve_to_local_or_memory_and_others_are_refused_by_name() {
         assert!(
-            matches!(resolve_remote(":sftp:host", None, true), Err(CliError::Fatal(m)) if m.contains("not supported yet"))
+            matches!(resolve_remote(":sftp:host", None, true, &Default::default()), Err(CliError::Fatal(m)) if m.contains("not supported yet"))
         );
         assert!(
-            matches!(resolve_remote("nosuch:x", Some("notfound"), true), Err(CliError::Fatal(m)) if m.starts_with("didn't find section"))
+            matches!(resolve_remote("nosuch:x", Some("notfound"), true, &Default::default()), Err(CliError::Fatal(m)) if m.starts_with("didn't find section"))
         );
-        assert!(matches!(resolve_remote("-bad:x", None, true), Err(CliError::Usage(_))));
+        assert!(matches!(resolve_remote("-bad:x", None, true, &Default::default()), Err(CliError::Usage(_))));
         assert_eq!(
-            resolve_remote(":memory:x", None, true).unwrap(),
+            resolve_remote(":memory:x", None, true, &Default::default()).unwrap(),
             Served::Memory(":memory:x".into(), Default::default())
         );
         let dir = tempfile::tempdir().unwrap();
         let spec = format!(":local:{}", dir.path().display());
-        assert_eq!(resolve_remote(&spec, None, true).unwrap(), Served::Local(dir.path().canonicalize().unwrap()));
+        assert_eq!(
+            resolve_remote(&spec, None, true, &Default::default()).unwrap(),
+            Served::Local(dir.path().canonicalize().unwrap())
+        );
     }
 
     #[test]

@@ -71,6 +71,7 @@ use ValueKind::*;
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("addr", Text, "localhost:2121", "IPaddress:Port or :Port to bind server to", Now),
+    flag("ask-password", Bool, "true", "Allow prompt for password for encrypted configuration", Now),
     flag("auth-proxy", Text, "", "A program to use to create the backend from the auth", Now),
     flag(
         "auth-proxy-timeout",
@@ -142,6 +143,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("no-seek", Bool, "", "Don't allow seeking in files", Now),
     flag("pass", Text, "", "Password for authentication (empty value allow every password)", Now),
     flag("passive-port", PortRange, "30000-32000", "Passive port range to use", Now),
+    flag(
+        "password-command",
+        Text,
+        "",
+        "Command for supplying password for encrypted configuration (its output is the password)",
+        Now,
+    ),
     flag("poll-interval", Duration, "1m0s", "Time to wait between polling for changes (only on remotes that report changes; local and memory do not, as in rclone)", Now),
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
     flag("rc", Bool, "", "Enable the remote control server", Now),

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::config_crypt::{kind, unlock, Kind, PasswordSource};
+
 /// A parsed config file (possibly empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConfigFile {
@@ -37,12 +39,25 @@ impl ConfigFile {
         ConfigFile { sections, source: source.to_string() }
     }
 
-    /// Loads the config file rclone would use.
+    /// Loads the config file rclone would use (an encrypted one is decrypted with the
+    /// password from `--password-command`, `RCLONE_CONFIG_PASS` or a prompt).
     ///
     /// # Errors
-    /// An explicitly named file that exists but cannot be read, or an encrypted config (not
-    /// supported yet).
+    /// An explicitly named file that exists but cannot be read, or an encrypted config that
+    /// cannot be decrypted.
     pub fn load(explicit: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<ConfigFile, String> {
+        Self::load_with(explicit, env, &PasswordSource::default())
+    }
+
+    /// [`load`](Self::load) with the password sources given on the command line.
+    ///
+    /// # Errors
+    /// As `load`.
+    pub fn load_with(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        password: &PasswordSource,
+    ) -> Result<ConfigFile, String> {
         let chosen = explicit.map(Path::to_path_buf).or_else(|| env("RCLONE_CONFIG").map(PathBuf::from));
         let path = match chosen {
             Some(p) if p.as_os_str() == "notfound" => return Ok(ConfigFile::default()),
@@ -63,9 +78,18 @@ impl ConfigFile {
             }
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        if text.lines().any(|l| l.trim_start().starts_with("RCLONE_ENCRYPT_V0:")) {
-            return Err(format!("{}: encrypted config files are not supported yet", path.display()));
-        }
+        let text = match kind(&text) {
+            Kind::Plain => text,
+            Kind::Encrypted(payload) => {
+                unlock(payload, password, env).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Kind::Unsupported => {
+                return Err(format!(
+                    "{}: unsupported configuration encryption - update rclone for support",
+                    path.display()
+                ))
+            }
+        };
         Ok(ConfigFile::parse(&text, &path.display().to_string()))
     }
 
@@ -133,6 +157,8 @@ mod tests {
             "# Encrypted rclone configuration File\n\nRCLONE_ENCRYPT_V0:\nabc\n",
         )
         .unwrap();
-        assert!(ConfigFile::load(Some(&dir.path().join("enc.conf")), &no_env).unwrap_err().contains("encrypted"));
+        assert!(ConfigFile::load(Some(&dir.path().join("enc.conf")), &no_env)
+            .unwrap_err()
+            .contains("RCLONE_CONFIG_PASS"));
     }
 }

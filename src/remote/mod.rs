@@ -12,6 +12,7 @@
 //! Option precedence, highest first: connection string, `RCLONE_CONFIG_<NAME>_<KEY>`, the config
 //! file, `RCLONE_<BACKEND>_<KEY>`, defaults.
 
+pub mod config_crypt;
 pub mod config_file;
 pub mod obscure;
 

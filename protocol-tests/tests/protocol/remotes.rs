@@ -129,3 +129,34 @@ fn small_read_chunks_still_give_byte_identical_downloads_and_resume() {
     assert_eq!(c.cmd("REST 1234567").code, 350);
     assert_eq!(sha256(&c.retr("f.bin")), sha256(&data[1_234_567..]));
 }
+
+#[test]
+fn an_encrypted_config_file_is_read_with_rclones_password_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(&conf, "[mem]\ntype = memory\n").unwrap();
+    protocol_tests::run_ok(
+        std::process::Command::new("rclone")
+            .args(["config", "encryption", "set", "--password-command", "echo s3cret pw", "--config"])
+            .arg(&conf)
+            .stdin(std::process::Stdio::null()),
+    );
+    assert!(std::fs::read_to_string(&conf).unwrap().contains("RCLONE_ENCRYPT_V0:"));
+    let conf_arg = conf.to_str().unwrap();
+    let s = Server::start_remote("mem:", &["--config", conf_arg], &[("RCLONE_CONFIG_PASS", "s3cret pw")]);
+    let mut c = protocol_tests::client::Client::login_anonymous(s.addr);
+    c.store("STOR f", b"x");
+    let s = Server::start_remote("mem:", &["--config", conf_arg, "--password-command", "echo s3cret pw"], &[]);
+    assert!(!s.log().contains("s3cret"), "the password is never logged");
+    let started = std::time::Instant::now();
+    let (code, _, err) =
+        run_cli(&["serve", "mem:", "--config", conf_arg, "--password-command", "echo wrong", "--addr", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("unable to decrypt configuration"), "{err}");
+    let (code, _, err) =
+        run_cli(&["serve", "mem:", "--config", conf_arg, "--ask-password=false", "--addr", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("set RCLONE_CONFIG_PASS"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused promptly");
+    assert!(std::fs::read_to_string(&conf).unwrap().contains("RCLONE_ENCRYPT_V0:"), "never written back");
+}
