@@ -198,6 +198,34 @@ mod tests {
         assert!(c.open(&nonce, &mut out).is_err(), "a changed byte fails authentication");
     }
 
+    /// The secretbox work alone, for the crypt benchmark: seal and open 256 MiB in 64 KiB
+    /// blocks and print the CPU per GiB (`cargo test --release --lib -- --ignored --nocapture
+    /// secretbox_cost`). Prints, asserts nothing.
+    #[test]
+    #[ignore]
+    fn secretbox_cost() {
+        let c = BlockCipher::new(&Keys::derive("bench", ""));
+        let plain = vec![7u8; BLOCK_DATA as usize];
+        let nonce = Nonce([3; 24]);
+        let mut sealed = Vec::with_capacity(BLOCK_SIZE as usize);
+        let blocks = 4096u32; // 256 MiB
+        let t = std::time::Instant::now();
+        for _ in 0..blocks {
+            sealed.clear();
+            c.seal(&nonce, &plain, &mut sealed);
+        }
+        let seal = t.elapsed().as_secs_f64() * 4.0;
+        let mut block = sealed.clone();
+        let t = std::time::Instant::now();
+        for _ in 0..blocks {
+            block.clear();
+            block.extend_from_slice(&sealed);
+            assert!(c.open(&nonce, &mut block).is_ok());
+        }
+        let open = t.elapsed().as_secs_f64() * 4.0;
+        println!("secretbox: seal {seal:.2} s/GiB, open {open:.2} s/GiB");
+    }
+
     #[test]
     fn sizes_and_nonces() {
         for (plain, enc) in [(0, 32), (1, 49), (65536, 65584), (65537, 65601), (1 << 20, 1048864)] {
