@@ -148,14 +148,20 @@ def main():
             extra = ["", ""]
             if name in servers:
                 port, pid = servers[name]
-                cold = timed(["curl", "-sS", "-o", "/dev/null", f"ftp://127.0.0.1:{port}/list/"])[0]
-                warm = timed(["curl", "-sS", "-o", "/dev/null", f"ftp://127.0.0.1:{port}/list/"])[0]
-                extra[0] = f"{cold:.3f} / {warm:.3f}"
-                t0 = time.time()
-                for i in range(a.sessions):
-                    subprocess.run(["curl", "-sS", "-T", "-", f"ftp://127.0.0.1:{port}/small-{i}.txt"], input=b"x" * 4096,
-                                   check=True, stdout=subprocess.DEVNULL)
-                extra[1] = f"{a.sessions / (time.time() - t0):.0f}"
+                try:
+                    cold = timed(["curl", "-sS", "-o", "/dev/null", f"ftp://127.0.0.1:{port}/list/"])[0]
+                    warm = timed(["curl", "-sS", "-o", "/dev/null", f"ftp://127.0.0.1:{port}/list/"])[0]
+                    extra[0] = f"{cold:.3f} / {warm:.3f}"
+                except subprocess.CalledProcessError as e:
+                    extra[0] = f"failed (curl exit {e.returncode})"
+                try:
+                    t0 = time.time()
+                    for i in range(a.sessions):
+                        subprocess.run(["curl", "-sS", "-T", "-", f"ftp://127.0.0.1:{port}/small-{i}.txt"], input=b"x" * 4096,
+                                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    extra[1] = f"{a.sessions / (time.time() - t0):.0f}"
+                except subprocess.CalledProcessError as e:
+                    extra[1] = f"failed (curl exit {e.returncode})"
                 cpu = lambda v: f"{v[1]:.2f}"
                 print(f"| {name} | {retr[0]:.0f} ({cpu(retr)}) | {stor[0]:.0f} ({cpu(stor)}) | {max(row['rss']):.1f} | {extra[0]} | {extra[1]} |")
             else:
