@@ -206,6 +206,24 @@ pub fn resolve(
     config: &ConfigFile,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, RemoteError> {
+    resolve_within(spec, config, env, 0)
+}
+
+/// How deep remotes may wrap remotes (alias of a crypt of an alias...): a loop is an error,
+/// not a stack overflow.
+const MAX_WRAPPING: usize = 8;
+
+fn resolve_within(
+    spec: &RemoteSpec,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<Resolved, RemoteError> {
+    if depth > MAX_WRAPPING {
+        return Err(RemoteError::Config(format!(
+            "remotes wrap each other more than {MAX_WRAPPING} deep (does one point at itself?)"
+        )));
+    }
     let (name, backend, conn_opts, path) = match spec {
         RemoteSpec::Local(p) => return Ok(Resolved::Local(PathBuf::from(if p.is_empty() { "." } else { p }))),
         RemoteSpec::Named { name, backend, options, path } => (name, backend, options, path),
@@ -248,9 +266,46 @@ pub fn resolve(
     }
     match backend.as_str() {
         #[cfg(feature = "crypt")]
-        "crypt" => resolve_crypt(opts, path, name.as_deref(), config, env),
+        "crypt" => resolve_crypt(opts, path, name.as_deref(), config, env, depth),
+        "alias" => resolve_alias(&opts, path, name.as_deref(), config, env, depth),
         _ => resolve_backend(&backend, opts, path, env),
     }
+}
+
+/// An alias remote: `remote = other:path`, and `alias:sub` is `other:path/sub`.
+fn resolve_alias(
+    opts: &BTreeMap<String, String>,
+    path: &str,
+    name: Option<&str>,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<Resolved, RemoteError> {
+    for key in opts.keys().filter(|k| !["type", "remote", "description"].contains(&k.as_str())) {
+        log::warn!("alias option {key} is unknown and ignored");
+    }
+    let target = opts.get("remote").filter(|r| !r.is_empty()).ok_or_else(|| {
+        RemoteError::Config("an alias remote needs remote= (the remote and path it stands for)".into())
+    })?;
+    if name.is_some_and(|n| target.starts_with(&format!("{n}:"))) {
+        return Err(RemoteError::Config(
+            "can't point alias remote at itself - check the value of the remote setting".into(),
+        ));
+    }
+    let join = |base: &str| -> String {
+        match (base.trim_end_matches('/'), path.trim_start_matches('/')) {
+            (b, "") => b.to_string(),
+            ("", p) if base.is_empty() => p.to_string(),
+            (b, p) => format!("{b}/{p}"),
+        }
+    };
+    let spec = match RemoteSpec::parse(target).map_err(|e| RemoteError::Config(format!("alias option remote: {e}")))? {
+        RemoteSpec::Local(p) => RemoteSpec::Local(join(&p)),
+        RemoteSpec::Named { name, backend, options, path: inner } => {
+            RemoteSpec::Named { name, backend, options, path: join(&inner) }
+        }
+    };
+    resolve_within(&spec, config, env, depth + 1)
 }
 
 #[cfg(feature = "crypt")]
@@ -262,13 +317,14 @@ fn resolve_crypt(
     name: Option<&str>,
     config: &ConfigFile,
     env: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
 ) -> Result<Resolved, RemoteError> {
     let mut opts = opts;
     backend_env_defaults("crypt", &mut opts, env);
     let crypt = crate::backend::crypt::CryptOptions::from_map(&opts, path, name).map_err(RemoteError::Config)?;
     let inner_spec =
         RemoteSpec::parse(&crypt.remote).map_err(|e| RemoteError::Config(format!("crypt option remote: {e}")))?;
-    let inner = resolve(&inner_spec, config, env)?;
+    let inner = resolve_within(&inner_spec, config, env, depth + 1)?;
     Ok(Resolved::Crypt(Box::new(crypt), Box::new(inner)))
 }
 
@@ -318,6 +374,7 @@ pub fn resolve_backend(
 
 /// The remote types this build serves.
 pub const SERVED_TYPES: &[&str] = &[
+    "alias",
     "local",
     "memory",
     "ftp",
@@ -437,6 +494,21 @@ mod tests {
         for bad in ["-r:x", " r:x", "r :x", "r!:x", ":bad-name:x", "r,=v:x", "r,k=\"open:x", ":local"] {
             assert!(matches!(RemoteSpec::parse(bad), Err(RemoteError::Syntax(_))), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_alias_stands_for_its_remote_and_path() {
+        let cfg = ConfigFile::parse(
+            "[disk]\ntype = alias\nremote = /srv/data\n[m]\ntype = alias\nremote = :memory:base\n[loop]\ntype = alias\nremote = loop2:\n[loop2]\ntype = alias\nremote = loop:x\n[me]\ntype = alias\nremote = me:x\n",
+            "t",
+        );
+        let no_env = |_: &str| None;
+        let r = |s: &str| resolve(&RemoteSpec::parse(s).unwrap(), &cfg, &no_env);
+        assert_eq!(r("disk:sub/dir").unwrap(), Resolved::Local("/srv/data/sub/dir".into()));
+        assert_eq!(r("disk:").unwrap(), Resolved::Local("/srv/data".into()));
+        assert_eq!(r("m:x").unwrap(), Resolved::Memory("base/x".into(), Default::default()));
+        assert!(matches!(r("loop:"), Err(RemoteError::Config(m)) if m.contains("deep")));
+        assert!(matches!(r("me:"), Err(RemoteError::Config(m)) if m.contains("itself")));
     }
 
     #[test]

@@ -142,3 +142,41 @@ fn obfuscated_and_plain_names_read_what_rclone_wrote() {
         assert_eq!(rclone(&conf, &["cat", "secret:new.txt"]), "from ftpvfs", "{mode}");
     }
 }
+
+#[test]
+fn an_alias_of_a_crypt_remote_over_an_s3_bucket_reads_and_writes_rclones_format() {
+    use protocol_tests::s3::{S3Store, ACCESS_KEY, SECRET_KEY};
+    let store = S3Store::rclone();
+    let tmp = tempfile::tempdir().unwrap();
+    let obscure = |p: &str| run_cli(&["obscure", p]).1.trim().to_string();
+    let conf = tmp.path().join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[store]\ntype = s3\nprovider = Rclone\nendpoint = {}\naccess_key_id = {ACCESS_KEY}\nsecret_access_key = {SECRET_KEY}\n\n\
+             [secret]\ntype = crypt\nremote = store:bucket/enc\npassword = {}\n\n[scans]\ntype = alias\nremote = secret:inbox\n",
+            store.endpoint,
+            obscure("pw")
+        ),
+    )
+    .unwrap();
+    rclone(&conf, &["mkdir", "secret:inbox"]);
+    let s = Server::start_remote("scans:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    let data = pattern(200_000, 5);
+    c.store("STOR page 1.pdf", &data);
+    let out = Command::new("rclone").args(["cat", "secret:inbox/page 1.pdf", "--config"]).arg(&conf).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    let local = tmp.path().join("from-rclone.txt");
+    std::fs::write(&local, b"rclone wrote this").unwrap();
+    rclone(&conf, &["copyto", local.to_str().unwrap(), "secret:inbox/from rclone.txt"]);
+    assert_eq!(c.retr("from rclone.txt"), b"rclone wrote this");
+    assert_eq!(c.listing("NLST"), "from rclone.txt\r\npage 1.pdf\r\n");
+    // The bucket holds only encrypted names.
+    let stored: Vec<String> = std::fs::read_dir(store.bucket_dir("bucket").join("enc"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(!stored.iter().any(|n| n.contains("inbox") || n.contains("page")), "{stored:?}");
+}

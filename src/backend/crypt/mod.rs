@@ -30,15 +30,33 @@ pub struct CryptBackend {
 }
 
 impl CryptBackend {
-    /// Wraps `inner` (already opened at the crypt remote's `remote = ...` path).
+    /// Wraps `inner` (already opened at the crypt remote's `remote = ...` path). The served
+    /// directory inside it (`secret:sub/dir`) is made if missing, as a local root is: it is
+    /// the FTP root, which always exists (on an object store it may have no object yet).
     pub fn new(inner: Box<dyn Backend>, opts: CryptOptions) -> CryptBackend {
         let keys = Keys::derive(&opts.password, &opts.password2);
-        CryptBackend {
+        let backend = CryptBackend {
             inner: Arc::from(inner),
             names: NameCipher::new(&keys, opts.name_mode.clone()),
             blocks: Arc::new(BlockCipher::new(&keys)),
             opts,
+        };
+        let mut dir = VfsPath::root();
+        for segment in backend.opts.root.split('/').filter(|s| !s.is_empty()) {
+            let stored = if backend.opts.directory_name_encryption {
+                backend.names.encrypt(segment, false)
+            } else {
+                segment.to_string()
+            };
+            let Ok(next) = dir.child(&stored) else { break };
+            dir = next;
+            if backend.inner.stat(&dir).is_err() {
+                if let Err(e) = backend.inner.mkdir(&dir) {
+                    log::warn!("crypt: cannot make the served directory {:?}: {e}", backend.opts.root);
+                }
+            }
         }
+        backend
     }
 
     /// The wrapped path of a plaintext path: the crypt root's segments, then the path's,
