@@ -9,6 +9,7 @@ pub mod cipher;
 pub mod names;
 pub mod options;
 
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -210,18 +211,15 @@ impl Backend for CryptBackend {
                 .open_read(&stored, HEADER_SIZE + block * BLOCK_SIZE, wanted)
                 .map_err(|e| Self::relabel(e, path))?,
         };
-        Ok(Box::new(CryptRead {
+        let decoder = BlockDecoder {
             inner: stream,
             blocks: self.blocks.clone(),
             nonce,
-            sealed: Vec::with_capacity(BLOCK_SIZE as usize),
-            plain: Vec::new(),
-            at: 0,
-            discard,
-            left: len,
             pass_bad_blocks: self.opts.pass_bad_blocks,
             path: path.as_str().to_string(),
-        }))
+        };
+        let ahead = wanted.is_none_or(|w| w > 2 * BLOCK_SIZE);
+        Ok(Box::new(CryptRead::new(decoder, discard, len, ahead)))
     }
 
     fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
@@ -323,57 +321,116 @@ fn read_full(stream: &mut dyn ReadStream, buf: &mut [u8]) -> Result<()> {
     Ok(())
 }
 
-/// Decrypts a stream of sealed blocks, one block buffer at a time.
-struct CryptRead {
+/// Reads and opens one block after another from the wrapped stream.
+struct BlockDecoder {
     inner: Box<dyn ReadStream>,
     blocks: Arc<BlockCipher>,
     nonce: Nonce,
-    sealed: Vec<u8>,
-    plain: Vec<u8>,
-    at: usize,
-    discard: usize,
-    left: Option<u64>,
     pass_bad_blocks: bool,
     path: String,
 }
 
-impl CryptRead {
-    /// Reads and opens the next block; false at the end.
-    fn next_block(&mut self) -> Result<bool> {
-        self.sealed.resize(BLOCK_SIZE as usize, 0);
+impl BlockDecoder {
+    /// Reads the next block into `buf` and opens it there; the plaintext is `buf[..n]`.
+    /// `None` at the end.
+    fn next(&mut self, buf: &mut Vec<u8>) -> Result<Option<usize>> {
+        buf.resize(BLOCK_SIZE as usize, 0);
         let mut got = 0;
-        while got < self.sealed.len() {
-            let n = self.inner.read(&mut self.sealed[got..])?;
+        while got < buf.len() {
+            let n = self.inner.read(&mut buf[got..])?;
             if n == 0 {
                 break;
             }
             got += n;
         }
         if got == 0 {
-            return Ok(false);
+            return Ok(None);
         }
-        self.sealed.truncate(got);
-        let opened = self.blocks.open(&self.nonce, &mut self.sealed);
+        buf.truncate(got);
+        let opened = self.blocks.open(&self.nonce, buf);
         self.nonce.increment();
-        let n = match opened {
-            Ok(n) => n,
+        match opened {
+            Ok(n) => Ok(Some(n)),
             Err(why) if self.pass_bad_blocks && got > 16 => {
                 log::error!("crypt: {}: ignoring: {why}", self.path);
-                self.sealed.iter_mut().for_each(|b| *b = 0);
-                got - 16
+                buf.iter_mut().for_each(|b| *b = 0);
+                Ok(Some(got - 16))
             }
             Err(why) => {
                 log::error!("crypt: {}: {why}", self.path);
-                return Err(Error::with_detail(
+                Err(Error::with_detail(
                     ErrorKind::Other,
                     self.path.clone(),
                     "A block of the encrypted file failed authentication",
-                ));
+                ))
             }
+        }
+    }
+}
+
+/// Where a reader's plaintext blocks come from: decoded on the spot, or by a thread that
+/// decrypts the next block while this one is sent (reads of more than two blocks), so the
+/// decryption and the sending of a download use two cores. Either way at most three 64 KiB
+/// blocks are held.
+enum Blocks {
+    Here(BlockDecoder),
+    Ahead { decoded: Receiver<Result<Vec<u8>>>, spare: Sender<Vec<u8>> },
+}
+
+/// Decrypts a stream of sealed blocks into the reader's range.
+struct CryptRead {
+    source: Blocks,
+    plain: Vec<u8>,
+    at: usize,
+    discard: usize,
+    left: Option<u64>,
+}
+
+impl CryptRead {
+    fn new(decoder: BlockDecoder, discard: usize, left: Option<u64>, ahead: bool) -> CryptRead {
+        let source = if ahead {
+            let (decoded_tx, decoded) = sync_channel::<Result<Vec<u8>>>(1);
+            let (spare, spare_rx) = channel::<Vec<u8>>();
+            let mut decoder = decoder;
+            std::thread::spawn(move || loop {
+                let mut buf = spare_rx.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK_SIZE as usize));
+                match decoder.next(&mut buf) {
+                    Ok(Some(n)) => {
+                        buf.truncate(n);
+                        if decoded_tx.send(Ok(buf)).is_err() {
+                            return; // the reader is gone
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        let _ = decoded_tx.send(Err(e));
+                        return;
+                    }
+                }
+            });
+            Blocks::Ahead { decoded, spare }
+        } else {
+            Blocks::Here(decoder)
         };
-        std::mem::swap(&mut self.sealed, &mut self.plain);
-        self.plain.truncate(n);
-        self.at = self.discard.min(n);
+        CryptRead { source, plain: Vec::new(), at: 0, discard, left }
+    }
+
+    /// The next plaintext block into `self.plain`; false at the end.
+    fn next_block(&mut self) -> Result<bool> {
+        match &mut self.source {
+            Blocks::Here(decoder) => match decoder.next(&mut self.plain)? {
+                Some(n) => self.plain.truncate(n),
+                None => return Ok(false),
+            },
+            Blocks::Ahead { decoded, spare } => match decoded.recv() {
+                Ok(block) => {
+                    let used = std::mem::replace(&mut self.plain, block?);
+                    let _ = spare.send(used);
+                }
+                Err(_) => return Ok(false),
+            },
+        }
+        self.at = self.discard.min(self.plain.len());
         self.discard = 0;
         Ok(true)
     }
