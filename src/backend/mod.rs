@@ -2,6 +2,8 @@
 //! only from worker threads (never from the reactor). Paths are `VfsPath`s, already checked, so
 //! no client string reaches a backend unvalidated.
 
+#[cfg(feature = "combine")]
+pub mod combine;
 #[cfg(feature = "crypt")]
 pub mod crypt;
 mod dir_scan;

@@ -224,6 +224,9 @@ pub enum Served {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// rclone's combine: remotes side by side.
+    #[cfg(feature = "combine")]
+    Combine(Box<crate::remote::Resolved>),
     /// rclone's crypt over another remote.
     #[cfg(feature = "crypt")]
     Crypt(Box<crate::backend::crypt::CryptOptions>, Box<crate::remote::Resolved>),
@@ -240,6 +243,8 @@ impl Served {
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
             #[cfg(feature = "s3")]
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
+            #[cfg(feature = "combine")]
+            Served::Combine(_) => "combined upstreams".to_string(),
             #[cfg(feature = "crypt")]
             Served::Crypt(o, _) => format!("crypt over {} ({})", o.remote, o.root),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
@@ -262,6 +267,8 @@ impl Served {
             Served::Crypt(opts, inner) => {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
             }
+            #[cfg(feature = "combine")]
+            Served::Combine(resolved) => resolved.open(false)?,
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
     }
@@ -299,6 +306,8 @@ fn resolve_remote(
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         #[cfg(feature = "s3")]
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
+        #[cfg(feature = "combine")]
+        r @ Resolved::Combine(_) => return Ok(Served::Combine(Box::new(r))),
         #[cfg(feature = "crypt")]
         Resolved::Crypt(opts, inner) => return Ok(Served::Crypt(opts, inner)),
         Resolved::Local(path) => path,
@@ -329,6 +338,8 @@ fn cache_options(
         Served::S3(o) => {
             (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
         }
+        #[cfg(feature = "combine")]
+        Served::Combine(_) => ("combine".to_string(), String::new()),
         #[cfg(feature = "crypt")]
         Served::Crypt(o, _) => (format!("crypt-{}", o.remote.replace([':', '/'], "-")), o.root.clone()),
         Served::AuthProxy(_) => ("proxy".to_string(), String::new()),

@@ -113,7 +113,7 @@ pub fn unlock(payload: &str, source: &PasswordSource, env: &dyn Fn(&str) -> Opti
 /// Runs `--password-command` (split as rclone splits it: spaces, `"` quotes with `""` inside)
 /// with stdin and stderr inherited; its output, less the line end, is the password.
 fn run_password_command(command: &str) -> Result<String, String> {
-    let args = split_command(command);
+    let args = super::split_quoted(command);
     let Some((program, rest)) = args.split_first() else {
         return Err("--password-command is empty".into());
     };
@@ -133,37 +133,6 @@ fn run_password_command(command: &str) -> Result<String, String> {
         return Err("--password-command returned empty string".into());
     }
     Ok(password)
-}
-
-/// Splits a command line on spaces, with `"` quoting (a doubled `""` is a literal quote).
-fn split_command(line: &str) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let (mut quoted, mut started) = (false, false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                current.push('"');
-                chars.next();
-            }
-            '"' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' | '\t' if !quoted => {
-                if started || !current.is_empty() {
-                    args.push(std::mem::take(&mut current));
-                }
-                started = false;
-            }
-            c => current.push(c),
-        }
-    }
-    if started || !current.is_empty() {
-        args.push(current);
-    }
-    args
 }
 
 #[cfg(test)]
@@ -200,6 +169,5 @@ mod tests {
         assert!(unlock(payload, &no_ask, &|_| None).unwrap_err().contains("RCLONE_CONFIG_PASS"));
         let bad_env = |k: &str| (k == "RCLONE_CONFIG_PASS").then(|| "x".to_string());
         assert!(unlock(payload, &no_ask, &bad_env).unwrap_err().contains("RCLONE_CONFIG_PASS env password"));
-        assert_eq!(split_command(r#"pass show "my ""key"" x""#), ["pass", "show", r#"my "key" x"#]);
     }
 }

@@ -191,6 +191,9 @@ pub enum Resolved {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// Several remotes side by side, one directory of the root each (rclone's combine).
+    #[cfg(feature = "combine")]
+    Combine(Vec<(String, Resolved)>),
     /// An encrypted view (rclone's crypt) of another remote.
     #[cfg(feature = "crypt")]
     Crypt(Box<crate::backend::crypt::CryptOptions>, Box<Resolved>),
@@ -268,8 +271,47 @@ fn resolve_within(
         #[cfg(feature = "crypt")]
         "crypt" => resolve_crypt(opts, path, name.as_deref(), config, env, depth),
         "alias" => resolve_alias(&opts, path, name.as_deref(), config, env, depth),
+        #[cfg(feature = "combine")]
+        "combine" => resolve_combine(&opts, path, config, env, depth),
         _ => resolve_backend(&backend, opts, path, env),
     }
+}
+
+/// A combine remote: `upstreams = "dir=remote:path" ...`, each upstream resolved in turn. A
+/// path after `combine:` is refused (serve the upstream itself instead).
+#[cfg(feature = "combine")]
+fn resolve_combine(
+    opts: &BTreeMap<String, String>,
+    path: &str,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<Resolved, RemoteError> {
+    let bad = |m: String| RemoteError::Config(format!("combine: {m}"));
+    if !path.trim_matches('/').is_empty() {
+        return Err(bad(format!(
+            "serving a path inside a combine remote ({path:?}) is not supported yet: serve the upstream"
+        )));
+    }
+    let text = opts
+        .get("upstreams")
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| bad("needs upstreams = \"dir=remote:path\" ...".into()))?;
+    let mut upstreams: Vec<(String, Resolved)> = Vec::new();
+    for item in split_quoted(text) {
+        let (dir, remote) =
+            item.split_once('=').ok_or_else(|| bad(format!("upstream {item:?} is not dir=remote:path")))?;
+        let dir = dir.trim();
+        if dir.is_empty() || dir.contains('/') || dir == "." || dir == ".." {
+            return Err(bad(format!("upstream directory {dir:?} must be one non-empty name")));
+        }
+        if upstreams.iter().any(|(d, _)| d == dir) {
+            return Err(bad(format!("upstream directory {dir:?} is given twice")));
+        }
+        let spec = RemoteSpec::parse(remote).map_err(|e| bad(e.to_string()))?;
+        upstreams.push((dir.to_string(), resolve_within(&spec, config, env, depth + 1)?));
+    }
+    Ok(Resolved::Combine(upstreams))
 }
 
 /// An alias remote: `remote = other:path`, and `alias:sub` is `other:path/sub`.
@@ -372,9 +414,43 @@ pub fn resolve_backend(
     }
 }
 
+/// Splits a line on spaces, with `"` quoting (a doubled `""` is a literal quote), as rclone
+/// splits `--password-command` and combine's `upstreams`.
+pub fn split_quoted(line: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut started) = (false, false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+            }
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' | '\t' if !quoted => {
+                if started || !current.is_empty() {
+                    args.push(std::mem::take(&mut current));
+                }
+                started = false;
+            }
+            c => current.push(c),
+        }
+    }
+    if started || !current.is_empty() {
+        args.push(current);
+    }
+    args
+}
+
 /// The remote types this build serves.
 pub const SERVED_TYPES: &[&str] = &[
     "alias",
+    #[cfg(feature = "combine")]
+    "combine",
     "local",
     "memory",
     "ftp",
@@ -425,6 +501,14 @@ impl Resolved {
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "combine")]
+            Resolved::Combine(upstreams) => {
+                let mut opened = Vec::with_capacity(upstreams.len());
+                for (dir, r) in upstreams {
+                    opened.push((dir.clone(), r.open(read_only).map_err(|e| format!("combine upstream {dir}: {e}"))?));
+                }
+                Box::new(crate::backend::combine::CombineBackend::new(opened))
+            }
             #[cfg(feature = "crypt")]
             Resolved::Crypt(opts, inner) => {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(read_only)?, opts.as_ref().clone()))
@@ -509,6 +593,29 @@ mod tests {
         assert_eq!(r("m:x").unwrap(), Resolved::Memory("base/x".into(), Default::default()));
         assert!(matches!(r("loop:"), Err(RemoteError::Config(m)) if m.contains("deep")));
         assert!(matches!(r("me:"), Err(RemoteError::Config(m)) if m.contains("itself")));
+    }
+
+    #[test]
+    #[cfg(feature = "combine")]
+    fn combine_upstreams_are_parsed_as_rclone_writes_them() {
+        let no_env = |_: &str| None;
+        let r = |up: &str, path: &str| {
+            let mut opts = BTreeMap::new();
+            opts.insert("upstreams".to_string(), up.to_string());
+            resolve_combine(&opts, path, &ConfigFile::default(), &no_env, 0)
+        };
+        match r("a=/x \"b c=:memory:y\"", "").unwrap() {
+            Resolved::Combine(u) => {
+                assert_eq!(u[0], ("a".into(), Resolved::Local("/x".into())));
+                assert_eq!(u[1], ("b c".into(), Resolved::Memory("y".into(), Default::default())));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in ["", "noequals", "=/x", "a/b=/x", "a=/x a=/y"] {
+            assert!(r(bad, "").is_err(), "{bad:?}");
+        }
+        assert!(r("a=/x", "sub").is_err(), "a path inside is refused by name");
+        assert_eq!(split_quoted(r#"pass show "my ""key"" x""#), ["pass", "show", r#"my "key" x"#]);
     }
 
     #[test]

@@ -160,3 +160,41 @@ fn an_encrypted_config_file_is_read_with_rclones_password_sources() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused promptly");
     assert!(std::fs::read_to_string(&conf).unwrap().contains("RCLONE_ENCRYPT_V0:"), "never written back");
 }
+
+#[test]
+fn a_combine_remote_serves_its_upstreams_side_by_side_as_rclone_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(a.join("sub")).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("sub/one.txt"), b"one").unwrap();
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!("[both]\ntype = combine\nupstreams = \"docs={}\" \"photos 2={}\"\n", a.display(), b.display()),
+    )
+    .unwrap();
+    let s = Server::start_remote("both:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "docs\r\nphotos 2\r\n");
+    assert_eq!(c.retr("docs/sub/one.txt"), b"one");
+    c.store("STOR photos 2/p.jpg", &pattern(100_000, 3));
+    assert_eq!(std::fs::read(b.join("p.jpg")).unwrap(), pattern(100_000, 3));
+    assert_eq!(c.cmd("MFMT 20200101000000 docs/sub/one.txt").code, 213);
+    // A rename between upstreams moves the file and keeps its time.
+    assert_eq!(c.cmd("RNFR docs/sub/one.txt").code, 350);
+    assert_eq!(c.cmd("RNTO photos 2/one.txt").code, 250);
+    assert!(!a.join("sub/one.txt").exists());
+    assert_eq!(std::fs::read(b.join("one.txt")).unwrap(), b"one");
+    assert_eq!(c.cmd("MDTM photos 2/one.txt").text(), "213 20200101000000");
+    // The root holds only the upstreams.
+    let (_d, r) = c.open_data("STOR loose.txt");
+    assert_eq!(r.code, 550, "{r:?}");
+    assert_eq!(c.cmd("MKD newdir").code, 550);
+    assert_eq!(c.cmd("RMD docs").code, 550);
+    // rclone's own combine sees the same tree.
+    let listed = protocol_tests::run_ok(Command::new("rclone").args(["lsf", "-R", "both:", "--config"]).arg(&conf));
+    let mut ours: Vec<&str> = listed.lines().collect();
+    ours.sort_unstable();
+    assert_eq!(ours, ["docs/", "docs/sub/", "photos 2/", "photos 2/one.txt", "photos 2/p.jpg"]);
+}
