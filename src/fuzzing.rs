@@ -408,6 +408,18 @@ pub fn crypt(data: &[u8]) {
     }
 }
 
+/// `config_file`: any bytes as an rclone.conf: telling plain from encrypted, decrypting with
+/// a wrong password, and the INI reader never panic.
+pub fn config_file(data: &[u8]) {
+    use crate::remote::config_crypt::{decrypt, kind, Kind};
+    let text = String::from_utf8_lossy(data);
+    if let Kind::Encrypted(payload) = kind(&text) {
+        let _ = decrypt(payload, "fuzz");
+    }
+    let _ = decrypt(&text, "");
+    let _ = crate::remote::config_file::ConfigFile::parse(&text, "fuzz");
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -487,6 +499,11 @@ mod tests {
     #[cfg(feature = "crypt")]
     fn crypt_seeds_replay() {
         replay("crypt", super::crypt);
+    }
+
+    #[test]
+    fn config_file_seeds_replay() {
+        replay("config_file", super::config_file);
     }
 
     #[test]
