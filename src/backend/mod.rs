@@ -17,6 +17,8 @@ pub mod memory;
 pub mod net;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "combine")]
+pub mod union;
 
 use std::time::SystemTime;
 

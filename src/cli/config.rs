@@ -224,9 +224,9 @@ pub enum Served {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
-    /// rclone's combine: remotes side by side.
+    /// Remotes composed of other remotes (combine, union), opened as resolved.
     #[cfg(feature = "combine")]
-    Combine(Box<crate::remote::Resolved>),
+    Composed(Box<crate::remote::Resolved>),
     /// rclone's crypt over another remote.
     #[cfg(feature = "crypt")]
     Crypt(Box<crate::backend::crypt::CryptOptions>, Box<crate::remote::Resolved>),
@@ -244,7 +244,7 @@ impl Served {
             #[cfg(feature = "s3")]
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
             #[cfg(feature = "combine")]
-            Served::Combine(_) => "combined upstreams".to_string(),
+            Served::Composed(_) => "upstreams of a combine or union remote".to_string(),
             #[cfg(feature = "crypt")]
             Served::Crypt(o, _) => format!("crypt over {} ({})", o.remote, o.root),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
@@ -268,7 +268,7 @@ impl Served {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
             }
             #[cfg(feature = "combine")]
-            Served::Combine(resolved) => resolved.open(false)?,
+            Served::Composed(resolved) => resolved.open(false)?,
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
     }
@@ -307,7 +307,7 @@ fn resolve_remote(
         #[cfg(feature = "s3")]
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
         #[cfg(feature = "combine")]
-        r @ Resolved::Combine(_) => return Ok(Served::Combine(Box::new(r))),
+        r @ (Resolved::Combine(_) | Resolved::Union(..)) => return Ok(Served::Composed(Box::new(r))),
         #[cfg(feature = "crypt")]
         Resolved::Crypt(opts, inner) => return Ok(Served::Crypt(opts, inner)),
         Resolved::Local(path) => path,
@@ -339,7 +339,7 @@ fn cache_options(
             (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
         }
         #[cfg(feature = "combine")]
-        Served::Combine(_) => ("combine".to_string(), String::new()),
+        Served::Composed(_) => ("composed".to_string(), String::new()),
         #[cfg(feature = "crypt")]
         Served::Crypt(o, _) => (format!("crypt-{}", o.remote.replace([':', '/'], "-")), o.root.clone()),
         Served::AuthProxy(_) => ("proxy".to_string(), String::new()),

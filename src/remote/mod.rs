@@ -194,6 +194,9 @@ pub enum Resolved {
     /// Several remotes side by side, one directory of the root each (rclone's combine).
     #[cfg(feature = "combine")]
     Combine(Vec<(String, Resolved)>),
+    /// Several remotes merged into one tree (rclone's union), with their access tags.
+    #[cfg(feature = "combine")]
+    Union(Vec<(String, Resolved, crate::backend::union::Access)>, crate::backend::union::Policies, std::time::Duration),
     /// An encrypted view (rclone's crypt) of another remote.
     #[cfg(feature = "crypt")]
     Crypt(Box<crate::backend::crypt::CryptOptions>, Box<Resolved>),
@@ -273,6 +276,8 @@ fn resolve_within(
         "alias" => resolve_alias(&opts, path, name.as_deref(), config, env, depth),
         #[cfg(feature = "combine")]
         "combine" => resolve_combine(&opts, path, config, env, depth),
+        #[cfg(feature = "combine")]
+        "union" => resolve_union(&opts, path, config, env, depth),
         _ => resolve_backend(&backend, opts, path, env),
     }
 }
@@ -312,6 +317,70 @@ fn resolve_combine(
         upstreams.push((dir.to_string(), resolve_within(&spec, config, env, depth + 1)?));
     }
     Ok(Resolved::Combine(upstreams))
+}
+
+/// A union remote: `upstreams = "remote:path[:ro|:nc]" ...` and rclone's policies.
+#[cfg(feature = "combine")]
+fn resolve_union(
+    opts: &BTreeMap<String, String>,
+    path: &str,
+    config: &ConfigFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    depth: usize,
+) -> Result<Resolved, RemoteError> {
+    use crate::backend::union::{Access, Policies};
+    let bad = |m: String| RemoteError::Config(format!("union: {m}"));
+    for key in opts.keys() {
+        let known = [
+            "type",
+            "description",
+            "upstreams",
+            "action_policy",
+            "create_policy",
+            "search_policy",
+            "cache_time",
+            "min_free_space",
+        ];
+        if key == "remotes" {
+            return Err(bad("the deprecated remotes option is not supported: use upstreams".into()));
+        }
+        if !known.contains(&key.as_str()) {
+            log::warn!("union option {key} is unknown and ignored");
+        }
+    }
+    let get = |k: &str| opts.get(k).map(|v| v.trim().to_ascii_lowercase()).unwrap_or_default();
+    let policies = Policies::parse(&get("action_policy"), &get("create_policy"), &get("search_policy"))
+        .map_err(RemoteError::Config)?;
+    let cache_time = match opts.get("cache_time").filter(|v| !v.is_empty()) {
+        None => std::time::Duration::from_secs(120),
+        Some(v) => crate::cli::units::parse_duration(v).map_err(|e| bad(format!("cache_time: {e}")))?,
+    };
+    if let Some(v) = opts.get("min_free_space").filter(|v| !v.is_empty()) {
+        // rclone uses it for the lfs policies only, which this release refuses.
+        crate::cli::units::parse_size(v).map_err(|e| bad(format!("min_free_space: {e}")))?;
+    }
+    let text = opts
+        .get("upstreams")
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| bad("needs upstreams = \"remote:path\" ...".into()))?;
+    let mut upstreams = Vec::new();
+    for item in split_quoted(text) {
+        let (remote, access) = match item.rsplit_once(':') {
+            Some((r, "ro")) => (r.to_string(), Access::ReadOnly),
+            Some((r, "nc")) => (r.to_string(), Access::NoCreate),
+            Some((_, "writeback")) => return Err(bad(format!("the :writeback tag ({item:?}) is not supported yet"))),
+            _ => (item.clone(), Access::ReadWrite),
+        };
+        let remote = if path.trim_matches('/').is_empty() {
+            remote
+        } else {
+            // union:sub serves sub of every upstream.
+            format!("{}/{}", remote.trim_end_matches('/'), path.trim_matches('/'))
+        };
+        let spec = RemoteSpec::parse(&remote).map_err(|e| bad(e.to_string()))?;
+        upstreams.push((remote.clone(), resolve_within(&spec, config, env, depth + 1)?, access));
+    }
+    Ok(Resolved::Union(upstreams, policies, cache_time))
 }
 
 /// An alias remote: `remote = other:path`, and `alias:sub` is `other:path/sub`.
@@ -452,6 +521,8 @@ pub const SERVED_TYPES: &[&str] = &[
     #[cfg(feature = "combine")]
     "combine",
     "local",
+    #[cfg(feature = "combine")]
+    "union",
     "memory",
     "ftp",
     #[cfg(feature = "crypt")]
@@ -508,6 +579,15 @@ impl Resolved {
                     opened.push((dir.clone(), r.open(read_only).map_err(|e| format!("combine upstream {dir}: {e}"))?));
                 }
                 Box::new(crate::backend::combine::CombineBackend::new(opened))
+            }
+            #[cfg(feature = "combine")]
+            Resolved::Union(upstreams, policies, cache_time) => {
+                let mut opened = Vec::with_capacity(upstreams.len());
+                for (name, r, access) in upstreams {
+                    let backend = r.open(read_only).map_err(|e| format!("union upstream {name}: {e}"))?;
+                    opened.push((name.clone(), backend, *access));
+                }
+                Box::new(crate::backend::union::UnionBackend::new(opened, *policies, *cache_time))
             }
             #[cfg(feature = "crypt")]
             Resolved::Crypt(opts, inner) => {

@@ -198,3 +198,43 @@ fn a_combine_remote_serves_its_upstreams_side_by_side_as_rclone_does() {
     ours.sort_unstable();
     assert_eq!(ours, ["docs/", "docs/sub/", "photos 2/", "photos 2/one.txt", "photos 2/p.jpg"]);
 }
+
+#[test]
+fn a_union_remote_merges_its_upstreams_and_follows_the_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, ro) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("ro"));
+    for d in [&a, &b, &ro] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::create_dir_all(b.join("only-b")).unwrap();
+    std::fs::write(a.join("both.txt"), b"from a").unwrap();
+    std::fs::write(b.join("both.txt"), b"from b").unwrap();
+    std::fs::write(ro.join("archive.txt"), b"old").unwrap();
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!("[u]\ntype = union\nupstreams = {} {} {}:ro\n", a.display(), b.display(), ro.display()),
+    )
+    .unwrap();
+    let s = Server::start_remote("u:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "archive.txt\r\nboth.txt\r\nonly-b\r\n");
+    assert_eq!(c.retr("both.txt"), b"from a", "search ff: the first upstream in config order");
+    // epmfs: a new file goes to an upstream whose copy of the directory exists.
+    c.store("STOR only-b/new.txt", b"new");
+    assert!(b.join("only-b/new.txt").exists() && !a.join("only-b").exists());
+    // epall: a removal reaches every writable upstream holding the file.
+    assert_eq!(c.cmd("DELE both.txt").code, 250);
+    assert!(!a.join("both.txt").exists() && !b.join("both.txt").exists());
+    // :ro is never written.
+    assert_eq!(c.cmd("DELE archive.txt").code, 550);
+    assert!(ro.join("archive.txt").exists());
+    c.store("STOR top.txt", b"top");
+    assert!(!ro.join("top.txt").exists());
+    // rclone's own union sees the same tree.
+    let listed = protocol_tests::run_ok(Command::new("rclone").args(["lsf", "-R", "u:", "--config"]).arg(&conf));
+    let mut theirs: Vec<&str> = listed.lines().collect();
+    theirs.sort_unstable();
+    assert_eq!(theirs, ["archive.txt", "only-b/", "only-b/new.txt", "top.txt"]);
+    assert_eq!(c.listing("NLST"), "archive.txt\r\nonly-b\r\ntop.txt\r\n");
+}
