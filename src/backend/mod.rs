@@ -2,7 +2,9 @@
 //! only from worker threads (never from the reactor). Paths are `VfsPath`s, already checked, so
 //! no client string reaches a backend unvalidated.
 
-#[cfg(feature = "combine")]
+#[cfg(feature = "wrappers")]
+pub mod chunker;
+#[cfg(feature = "wrappers")]
 pub mod combine;
 #[cfg(feature = "crypt")]
 pub mod crypt;
@@ -17,7 +19,7 @@ pub mod memory;
 pub mod net;
 #[cfg(feature = "s3")]
 pub mod s3;
-#[cfg(feature = "combine")]
+#[cfg(feature = "wrappers")]
 pub mod union;
 
 use std::time::SystemTime;

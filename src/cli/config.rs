@@ -225,7 +225,7 @@ pub enum Served {
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
     /// Remotes composed of other remotes (combine, union), opened as resolved.
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
     Composed(Box<crate::remote::Resolved>),
     /// rclone's crypt over another remote.
     #[cfg(feature = "crypt")]
@@ -243,8 +243,8 @@ impl Served {
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
             #[cfg(feature = "s3")]
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
-            #[cfg(feature = "combine")]
-            Served::Composed(_) => "upstreams of a combine or union remote".to_string(),
+            #[cfg(feature = "wrappers")]
+            Served::Composed(_) => "a combine, union or chunker remote".to_string(),
             #[cfg(feature = "crypt")]
             Served::Crypt(o, _) => format!("crypt over {} ({})", o.remote, o.root),
             Served::AuthProxy(program) => format!("per login, from --auth-proxy {program}"),
@@ -267,7 +267,7 @@ impl Served {
             Served::Crypt(opts, inner) => {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
             }
-            #[cfg(feature = "combine")]
+            #[cfg(feature = "wrappers")]
             Served::Composed(resolved) => resolved.open(false)?,
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
@@ -306,8 +306,10 @@ fn resolve_remote(
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         #[cfg(feature = "s3")]
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
-        #[cfg(feature = "combine")]
-        r @ (Resolved::Combine(_) | Resolved::Union(..)) => return Ok(Served::Composed(Box::new(r))),
+        #[cfg(feature = "wrappers")]
+        r @ (Resolved::Combine(_) | Resolved::Union(..) | Resolved::Chunker(..)) => {
+            return Ok(Served::Composed(Box::new(r)))
+        }
         #[cfg(feature = "crypt")]
         Resolved::Crypt(opts, inner) => return Ok(Served::Crypt(opts, inner)),
         Resolved::Local(path) => path,
@@ -338,7 +340,7 @@ fn cache_options(
         Served::S3(o) => {
             (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
         }
-        #[cfg(feature = "combine")]
+        #[cfg(feature = "wrappers")]
         Served::Composed(_) => ("composed".to_string(), String::new()),
         #[cfg(feature = "crypt")]
         Served::Crypt(o, _) => (format!("crypt-{}", o.remote.replace([':', '/'], "-")), o.root.clone()),

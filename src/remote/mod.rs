@@ -192,10 +192,13 @@ pub enum Resolved {
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
     /// Several remotes side by side, one directory of the root each (rclone's combine).
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
     Combine(Vec<(String, Resolved)>),
+    /// Large files as chunks over another remote (rclone's chunker).
+    #[cfg(feature = "wrappers")]
+    Chunker(Box<crate::backend::chunker::ChunkerOptions>, Box<Resolved>),
     /// Several remotes merged into one tree (rclone's union), with their access tags.
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
     Union(Vec<(String, Resolved, crate::backend::union::Access)>, crate::backend::union::Policies, std::time::Duration),
     /// An encrypted view (rclone's crypt) of another remote.
     #[cfg(feature = "crypt")]
@@ -274,17 +277,29 @@ fn resolve_within(
         #[cfg(feature = "crypt")]
         "crypt" => resolve_crypt(opts, path, name.as_deref(), config, env, depth),
         "alias" => resolve_alias(&opts, path, name.as_deref(), config, env, depth),
-        #[cfg(feature = "combine")]
+        #[cfg(feature = "wrappers")]
         "combine" => resolve_combine(&opts, path, config, env, depth),
-        #[cfg(feature = "combine")]
+        #[cfg(feature = "wrappers")]
         "union" => resolve_union(&opts, path, config, env, depth),
+        #[cfg(feature = "wrappers")]
+        "chunker" => {
+            let chunker = crate::backend::chunker::ChunkerOptions::from_map(&opts).map_err(RemoteError::Config)?;
+            if name.as_deref().is_some_and(|n| chunker.remote.starts_with(&format!("{n}:"))) {
+                return Err(RemoteError::Config(
+                    "can't point chunker remote at itself - check the value of the remote setting".into(),
+                ));
+            }
+            let inner =
+                below(&chunker.remote, path).map_err(|e| RemoteError::Config(format!("chunker option remote: {e}")))?;
+            Ok(Resolved::Chunker(Box::new(chunker), Box::new(resolve_within(&inner, config, env, depth + 1)?)))
+        }
         _ => resolve_backend(&backend, opts, path, env),
     }
 }
 
 /// A combine remote: `upstreams = "dir=remote:path" ...`, each upstream resolved in turn. A
 /// path after `combine:` is refused (serve the upstream itself instead).
-#[cfg(feature = "combine")]
+#[cfg(feature = "wrappers")]
 fn resolve_combine(
     opts: &BTreeMap<String, String>,
     path: &str,
@@ -320,7 +335,7 @@ fn resolve_combine(
 }
 
 /// A union remote: `upstreams = "remote:path[:ro|:nc]" ...` and rclone's policies.
-#[cfg(feature = "combine")]
+#[cfg(feature = "wrappers")]
 fn resolve_union(
     opts: &BTreeMap<String, String>,
     path: &str,
@@ -383,6 +398,23 @@ fn resolve_union(
     Ok(Resolved::Union(upstreams, policies, cache_time))
 }
 
+/// The spec of `path` below the remote `target` (`other:dir` and `sub` give `other:dir/sub`).
+fn below(target: &str, path: &str) -> Result<RemoteSpec, RemoteError> {
+    let join = |base: &str| -> String {
+        match (base.trim_end_matches('/'), path.trim_start_matches('/')) {
+            (b, "") => b.to_string(),
+            ("", p) if base.is_empty() => p.to_string(),
+            (b, p) => format!("{b}/{p}"),
+        }
+    };
+    Ok(match RemoteSpec::parse(target)? {
+        RemoteSpec::Local(p) => RemoteSpec::Local(join(&p)),
+        RemoteSpec::Named { name, backend, options, path: inner } => {
+            RemoteSpec::Named { name, backend, options, path: join(&inner) }
+        }
+    })
+}
+
 /// An alias remote: `remote = other:path`, and `alias:sub` is `other:path/sub`.
 fn resolve_alias(
     opts: &BTreeMap<String, String>,
@@ -403,19 +435,7 @@ fn resolve_alias(
             "can't point alias remote at itself - check the value of the remote setting".into(),
         ));
     }
-    let join = |base: &str| -> String {
-        match (base.trim_end_matches('/'), path.trim_start_matches('/')) {
-            (b, "") => b.to_string(),
-            ("", p) if base.is_empty() => p.to_string(),
-            (b, p) => format!("{b}/{p}"),
-        }
-    };
-    let spec = match RemoteSpec::parse(target).map_err(|e| RemoteError::Config(format!("alias option remote: {e}")))? {
-        RemoteSpec::Local(p) => RemoteSpec::Local(join(&p)),
-        RemoteSpec::Named { name, backend, options, path: inner } => {
-            RemoteSpec::Named { name, backend, options, path: join(&inner) }
-        }
-    };
+    let spec = below(target, path).map_err(|e| RemoteError::Config(format!("alias option remote: {e}")))?;
     resolve_within(&spec, config, env, depth + 1)
 }
 
@@ -518,10 +538,12 @@ pub fn split_quoted(line: &str) -> Vec<String> {
 /// The remote types this build serves.
 pub const SERVED_TYPES: &[&str] = &[
     "alias",
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
+    "chunker",
+    #[cfg(feature = "wrappers")]
     "combine",
     "local",
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
     "union",
     "memory",
     "ftp",
@@ -572,7 +594,7 @@ impl Resolved {
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
-            #[cfg(feature = "combine")]
+            #[cfg(feature = "wrappers")]
             Resolved::Combine(upstreams) => {
                 let mut opened = Vec::with_capacity(upstreams.len());
                 for (dir, r) in upstreams {
@@ -580,7 +602,11 @@ impl Resolved {
                 }
                 Box::new(crate::backend::combine::CombineBackend::new(opened))
             }
-            #[cfg(feature = "combine")]
+            #[cfg(feature = "wrappers")]
+            Resolved::Chunker(opts, inner) => {
+                Box::new(crate::backend::chunker::ChunkerBackend::new(inner.open(read_only)?, opts.as_ref().clone()))
+            }
+            #[cfg(feature = "wrappers")]
             Resolved::Union(upstreams, policies, cache_time) => {
                 let mut opened = Vec::with_capacity(upstreams.len());
                 for (name, r, access) in upstreams {
@@ -676,7 +702,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "combine")]
+    #[cfg(feature = "wrappers")]
     fn combine_upstreams_are_parsed_as_rclone_writes_them() {
         let no_env = |_: &str| None;
         let r = |up: &str, path: &str| {

@@ -238,3 +238,55 @@ fn a_union_remote_merges_its_upstreams_and_follows_the_policies() {
     assert_eq!(theirs, ["archive.txt", "only-b/", "only-b/new.txt", "top.txt"]);
     assert_eq!(c.listing("NLST"), "archive.txt\r\nonly-b\r\ntop.txt\r\n");
 }
+
+#[test]
+fn a_chunker_remote_reads_and_writes_rclones_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, plain) = (dir.path().join("store"), dir.path().join("plain"));
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::create_dir_all(&plain).unwrap();
+    let big = pattern(2_621_440 + 7, 11);
+    std::fs::write(plain.join("big.bin"), &big).unwrap();
+    std::fs::write(plain.join("small.txt"), b"small").unwrap();
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(&conf, format!("[ch]\ntype = chunker\nremote = {}\nchunk_size = 1Mi\n", store.display())).unwrap();
+    let rclone = |args: &[&str]| protocol_tests::run_ok(Command::new("rclone").args(args).arg("--config").arg(&conf));
+    rclone(&["copy", plain.to_str().unwrap(), "ch:"]);
+    let mut stored: Vec<String> =
+        std::fs::read_dir(&store).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        ["big.bin", "big.bin.rclone_chunk.001", "big.bin.rclone_chunk.002", "big.bin.rclone_chunk.003", "small.txt"]
+    );
+    let s = Server::start_remote("ch:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "big.bin\r\nsmall.txt\r\n");
+    assert_eq!(c.cmd("SIZE big.bin").text(), format!("213 {}", big.len()));
+    assert_eq!(sha256(&c.retr("big.bin")), sha256(&big));
+    assert_eq!(c.cmd("REST 1500000").code, 350);
+    assert_eq!(sha256(&c.retr("big.bin")), sha256(&big[1_500_000..]), "REST reads from the right chunk");
+    assert_eq!(c.retr("small.txt"), b"small");
+    // Written by ftpvfs: chunks and metadata rclone reads, with the MD5 it checks.
+    let ours = pattern(3 << 20 | 5, 12);
+    c.store("STOR ours.bin", &ours);
+    assert!(store.join("ours.bin.rclone_chunk.004").exists() && !store.join("ours.bin.rclone_chunk.005").exists());
+    let meta = std::fs::read_to_string(store.join("ours.bin")).unwrap();
+    assert!(meta.starts_with(&format!("{{\"ver\":1,\"size\":{},\"nchunks\":4,\"md5\":\"", ours.len())), "{meta}");
+    let out = Command::new("rclone").args(["cat", "ch:ours.bin", "--config"]).arg(&conf).output().unwrap();
+    assert_eq!(sha256(&out.stdout), sha256(&ours));
+    let sums = rclone(&["md5sum", "ch:"]);
+    let local_sum = protocol_tests::run_ok(Command::new("md5sum").arg(plain.join("big.bin")));
+    assert!(sums.contains(&format!("{}  big.bin", &local_sum[..32])), "{sums}");
+    std::fs::write(plain.join("ours.bin"), &ours).unwrap();
+    let our_sum = protocol_tests::run_ok(Command::new("md5sum").arg(plain.join("ours.bin")));
+    assert!(sums.contains(&format!("{}  ours.bin", &our_sum[..32])), "rclone reads our metadata's MD5: {sums}");
+    // Replaced by a small file, then removed: no chunk is left behind.
+    c.store("STOR ours.bin", b"now small");
+    assert_eq!(std::fs::read(store.join("ours.bin")).unwrap(), b"now small");
+    assert!(!store.join("ours.bin.rclone_chunk.001").exists());
+    assert_eq!(c.cmd("DELE big.bin").code, 250);
+    let left: Vec<String> =
+        std::fs::read_dir(&store).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(!left.iter().any(|n| n.starts_with("big.bin")), "{left:?}");
+}
