@@ -213,3 +213,27 @@ fn flag_rules() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("give no REMOTE:PATH"), "{err}");
 }
+
+#[test]
+fn a_proxy_login_can_serve_an_s3_bucket() {
+    use protocol_tests::s3::{S3Store, ACCESS_KEY, SECRET_KEY};
+    let store = S3Store::rclone();
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("s3proxy.py");
+    std::fs::write(
+        &program,
+        format!(
+            "import json, sys\nreq = json.load(sys.stdin)\nprint(json.dumps({{\"type\": \"s3\", \"_root\": \"bucket/\" + req[\"user\"], \
+             \"provider\": \"Rclone\", \"endpoint\": \"{}\", \"access_key_id\": \"{ACCESS_KEY}\", \"secret_access_key\": \"{SECRET_KEY}\"}}))\n",
+            store.endpoint
+        ),
+    )
+    .unwrap();
+    let command = format!("python3 {}", program.display());
+    let s = Server::start_without_remote(&["--auth-proxy", &command], &[]);
+    let mut c = Client::connect(s.addr);
+    c.login("carol", "any");
+    c.store("STOR scan.pdf", b"scanned");
+    assert_eq!(c.retr("scan.pdf"), b"scanned");
+    assert_eq!(std::fs::read(store.bucket_dir("bucket").join("carol/scan.pdf")).unwrap(), b"scanned");
+}
