@@ -297,6 +297,16 @@ fn resolve_within(
     }
 }
 
+/// The items of a combine or union remote's `upstreams` (space-separated, `"` quoted).
+#[cfg(feature = "wrappers")]
+fn upstream_items(opts: &BTreeMap<String, String>, kind: &str, form: &str) -> Result<Vec<String>, RemoteError> {
+    let text = opts
+        .get("upstreams")
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| RemoteError::Config(format!("{kind}: needs upstreams = \"{form}\" ...")))?;
+    Ok(split_quoted(text))
+}
+
 /// A combine remote: `upstreams = "dir=remote:path" ...`, each upstream resolved in turn. A
 /// path after `combine:` is refused (serve the upstream itself instead).
 #[cfg(feature = "wrappers")]
@@ -313,12 +323,8 @@ fn resolve_combine(
             "serving a path inside a combine remote ({path:?}) is not supported yet: serve the upstream"
         )));
     }
-    let text = opts
-        .get("upstreams")
-        .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| bad("needs upstreams = \"dir=remote:path\" ...".into()))?;
     let mut upstreams: Vec<(String, Resolved)> = Vec::new();
-    for item in split_quoted(text) {
+    for item in upstream_items(opts, "combine", "dir=remote:path")? {
         let (dir, remote) =
             item.split_once('=').ok_or_else(|| bad(format!("upstream {item:?} is not dir=remote:path")))?;
         let dir = dir.trim();
@@ -374,12 +380,8 @@ fn resolve_union(
         // rclone uses it for the lfs policies only, which this release refuses.
         crate::cli::units::parse_size(v).map_err(|e| bad(format!("min_free_space: {e}")))?;
     }
-    let text = opts
-        .get("upstreams")
-        .filter(|u| !u.trim().is_empty())
-        .ok_or_else(|| bad("needs upstreams = \"remote:path\" ...".into()))?;
     let mut upstreams = Vec::new();
-    for item in split_quoted(text) {
+    for item in upstream_items(opts, "union", "remote:path")? {
         let (remote, access) = match item.rsplit_once(':') {
             Some((r, "ro")) => (r.to_string(), Access::ReadOnly),
             Some((r, "nc")) => (r.to_string(), Access::NoCreate),
