@@ -134,11 +134,9 @@ impl S3Write {
         }
         let number = mp.next_number;
         mp.next_number += 1;
-        let next = mp.spare.try_recv().map(|mut b| {
-            b.clear();
-            b
-        });
-        let data = std::mem::replace(&mut self.buf, next.unwrap_or_default());
+        // The next buffer is taken from the spares only once this one is handed over: taken
+        // before, it would be a (`upload_concurrency + 2`)th buffer while the send waits.
+        let data = std::mem::take(&mut self.buf);
         if let Some(sender) = &mp.sender {
             if sender.send((number, data)).is_err() {
                 return Err(Error::with_detail(
@@ -147,6 +145,10 @@ impl S3Write {
                     "The part uploaders stopped",
                 ));
             }
+        }
+        if let Ok(mut spare) = mp.spare.try_recv() {
+            spare.clear();
+            self.buf = spare;
         }
         if number % PARTS_PER_SIZE == 0 {
             self.part_size = self.part_size.saturating_mul(2).min(5 << 30);
