@@ -15,6 +15,7 @@ pub mod from_pipe;
 pub mod ftp;
 pub mod local;
 pub mod memory;
+pub mod name_encoding;
 #[cfg(feature = "s3")]
 pub mod net;
 #[cfg(feature = "s3")]

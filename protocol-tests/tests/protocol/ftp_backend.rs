@@ -181,3 +181,32 @@ fn curl_and_ftplib_through_two_servers() {
     ));
     assert_eq!(out, format!("['curl.bin']\n{}\n", 5 << 20));
 }
+
+#[test]
+fn names_are_encoded_on_the_server_as_rclone_encodes_them() {
+    // rclone's ftp encoding (Slash,Del,Ctl,RightSpace,Dot): a trailing space is kept as "␠",
+    // since many FTP servers drop or change it.
+    let upstream = Server::start(&[]);
+    std::fs::write(upstream.path().join("from disk␠"), b"on disk").unwrap();
+    let front = Server::start_remote(&ftp_remote(upstream.addr.port(), ""), &[], &[]);
+    let mut c = Client::login_anonymous(front.addr);
+    assert_eq!(c.store("STOR report ", b"trailing space").code, 226);
+    assert_eq!(std::fs::read(upstream.path().join("report␠")).unwrap(), b"trailing space");
+    assert!(!upstream.path().join("report ").exists());
+    let listed = c.listing("NLST");
+    assert_eq!(listed, "from disk \r\nreport \r\n");
+    assert_eq!(c.retr("from disk "), b"on disk");
+    // The official rclone, as a client of the same server, sees the same names.
+    let pass = protocol_tests::run_ok(std::process::Command::new("rclone").args(["obscure", "guest"]));
+    let theirs = protocol_tests::run_ok(std::process::Command::new("rclone").args([
+        "lsf",
+        &ftp_remote(upstream.addr.port(), &format!(",pass={}", pass.trim())),
+        "--config",
+        "/dev/null",
+    ]));
+    assert_eq!(theirs, "from disk \nreport \n");
+    // encoding = None keeps names as they are.
+    let raw = Server::start_remote(&ftp_remote(upstream.addr.port(), ",encoding=None"), &[], &[]);
+    let mut c = Client::login_anonymous(raw.addr);
+    assert_eq!(c.listing("NLST"), "from disk␠\r\nreport␠\r\n");
+}

@@ -427,3 +427,43 @@ fn rc_stats_count_the_requests_and_bytes_of_the_store() {
     let vfs = stats("vfs/stats");
     assert!(vfs["backendRequests"].as_u64().unwrap() >= before + 3, "{vfs}");
 }
+
+#[test]
+fn names_are_encoded_in_keys_as_rclone_encodes_them() {
+    let store = S3Store::moto();
+    let s = Server::start_remote(&store.remote("", "bucket"), &[], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.cmd("MKD names").code, 257);
+    // Names whose keys differ from them under rclone's s3 encoding (Slash,InvalidUtf8,Dot).
+    let stored = ["quote‛d.txt", "fullwidth／slash.txt", "日本語．txt", "trailing ", "．"];
+    for (i, name) in stored.iter().enumerate() {
+        let r = c.store(&format!("STOR names/{name}"), format!("file {i}").as_bytes());
+        assert_eq!(r.code, 226, "{name:?}: {r:?}");
+    }
+    // A key with a control character, written by rclone without any encoding: rclone shows
+    // it as "ctl␁char", and so does ftpvfs (it used to be skipped).
+    let local = tempfile::tempdir().unwrap();
+    let file = local.path().join("f");
+    std::fs::write(&file, b"control").unwrap();
+    store.rclone_client(&["copyto", file.to_str().unwrap(), "{}bucket/names/ctl␁char", "--s3-encoding", "None"]);
+    let keys = store.curl(&[&format!("{}/bucket?prefix=names/", store.endpoint)]);
+    assert!(keys.contains("<Key>names/quote‛‛d.txt</Key>"), "the quote is quoted in the key: {keys}");
+    // A look-alike stands for its original in rclone's standard names, so it is kept as it is.
+    assert!(keys.contains("<Key>names/fullwidth／slash.txt</Key>"), "{keys}");
+    assert!(keys.contains("<Key>names/．</Key>"), "{keys}");
+    assert!(keys.contains("names/ctl\u{1}char") || keys.contains("names/ctl&#x1;char"), "{keys}");
+    // ftpvfs lists exactly the names rclone lists, and each listed name can be read.
+    let mut ours: Vec<String> =
+        c.listing("NLST names").split("\r\n").filter(|l| !l.is_empty()).map(String::from).collect();
+    let mut theirs: Vec<String> =
+        store.rclone_client(&["lsf", "{}bucket/names"]).lines().map(|l| l.trim_end_matches('/').to_string()).collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert!(ours.iter().any(|n| n == "ctl␁char"), "{ours:?}");
+    for name in &ours {
+        assert!(!c.retr(&format!("names/{name}")).is_empty(), "{name:?}");
+    }
+    assert_eq!(c.retr("names/ctl␁char"), b"control");
+    assert_eq!(c.retr("names/fullwidth／slash.txt"), b"file 1");
+}

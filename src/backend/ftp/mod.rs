@@ -60,7 +60,7 @@ impl FtpBackend {
             None
         };
         let where_ = format!("ftp://{}@{}:{}", opts.user, opts.host, opts.port);
-        let root = opts.root.clone();
+        let root = opts.encoding.from_standard_path(&opts.root);
         let pool = Pool::new(opts, tls);
         let mut lease = pool.get().map_err(|e| {
             let hint = if e.to_string().contains("certificate") {
@@ -94,7 +94,7 @@ impl FtpBackend {
                 self.base.clone()
             }
         } else {
-            format!("{}{}", self.base, path.as_str())
+            format!("{}{}", self.base, self.pool.options().encoding.from_standard_path(path.as_str()))
         }
     }
 
@@ -130,11 +130,22 @@ impl FtpBackend {
         conn.end_transfer()?;
         let text = String::from_utf8_lossy(&raw);
         let now = SystemTime::now();
+        let encoding = self.pool.options().encoding;
         let mut entries: Vec<Entry> = text
             .split('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
             .filter_map(|l| if use_mlsd { parse_mlsx_line(l) } else { parse_list_line(l, now) })
             .filter(|e| !e.name.ends_with(UPLOAD_SUFFIX))
+            .filter_map(|mut e| match encoding.to_standard(&e.name) {
+                Some(name) => {
+                    e.name = name;
+                    Some(e)
+                }
+                None => {
+                    log::info!("ftp: skipping {:?} in {dir}: its name does not decode to UTF-8", e.name);
+                    None
+                }
+            })
             .collect();
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         entries.dedup_by(|a, b| a.name == b.name);
@@ -174,7 +185,7 @@ impl FtpBackend {
 
     fn upload_name(&self, path: &VfsPath) -> String {
         let id = self.next_upload.fetch_add(1, Ordering::Relaxed);
-        let name: String = path.name().chars().take(100).collect();
+        let name: String = self.pool.options().encoding.from_standard(path.name()).chars().take(100).collect();
         format!(
             "{}/.{name}.{}-{id}{UPLOAD_SUFFIX}",
             self.remote(&path.parent()).trim_end_matches('/'),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::backend::name_encoding::NameEncoding;
 use crate::cli::units::parse_duration;
 use crate::remote::obscure::reveal;
 
@@ -42,6 +43,9 @@ pub struct FtpOptions {
     pub idle_timeout: Duration,
     /// `close_timeout`: how long to wait for a reply when a transfer ends.
     pub close_timeout: Duration,
+    /// `encoding`: how names are kept on the server (rclone's default:
+    /// `Slash,Del,Ctl,RightSpace,Dot`).
+    pub encoding: NameEncoding,
     /// The directory served: relative to the login directory unless it starts with `/`.
     pub root: String,
 }
@@ -63,8 +67,7 @@ impl std::fmt::Debug for FtpOptions {
 /// Options rclone's ftp backend has that this one refuses rather than silently ignores.
 const UNSUPPORTED: [&str; 3] = ["socks_proxy", "ask_password", "http_proxy"];
 /// Options accepted and not needed here (rclone tuning with no equivalent, or comments).
-const IGNORED: [&str; 6] =
-    ["type", "description", "tls_cache_size", "shut_timeout", "encoding", "allow_insecure_tls_ciphers"];
+const IGNORED: [&str; 5] = ["type", "description", "tls_cache_size", "shut_timeout", "allow_insecure_tls_ciphers"];
 
 impl FtpOptions {
     /// Reads the options of an ftp remote; `root` is the path after `remote:`.
@@ -126,6 +129,9 @@ impl FtpOptions {
             writing_mdtm: flag("writing_mdtm")?,
             idle_timeout: duration("idle_timeout", Duration::from_secs(60))?,
             close_timeout: duration("close_timeout", Duration::from_secs(60))?,
+            encoding: get("encoding")
+                .map_or(Ok(NameEncoding::FTP), NameEncoding::parse)
+                .map_err(|e| format!("ftp option encoding: {e}"))?,
             root: root.to_string(),
         })
     }
@@ -137,7 +143,7 @@ impl FtpOptions {
 }
 
 /// Every option of rclone's ftp backend this one reads (also what `RCLONE_FTP_<KEY>` may set).
-pub const KNOWN: [&str; 17] = [
+pub const KNOWN: [&str; 18] = [
     "host",
     "port",
     "user",
@@ -155,6 +161,7 @@ pub const KNOWN: [&str; 17] = [
     "idle_timeout",
     "close_timeout",
     "socks_proxy",
+    "encoding",
 ];
 
 #[cfg(test)]
@@ -189,5 +196,6 @@ mod tests {
         assert!(err(&[("host", "h"), ("pass", "plain")]).contains("obscure"));
         assert!(err(&[("host", "h"), ("socks_proxy", "x:1")]).contains("not supported"));
         assert!(err(&[("host", "h"), ("tls", "maybe")]).contains("tls"));
+        assert!(err(&[("host", "h"), ("encoding", "Slash,Sideways")]).contains("encoding"));
     }
 }

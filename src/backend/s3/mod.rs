@@ -138,10 +138,11 @@ impl S3Backend {
     /// What failed: the endpoint, the credentials, the bucket.
     pub fn connect(opts: S3Options) -> std::result::Result<S3Backend, String> {
         let client = S3Client::new(&opts)?;
+        let enc = opts.encoding;
         let (root_bucket, root_prefix) = match opts.root.split_once('/') {
             _ if opts.root.is_empty() => (None, String::new()),
-            Some((b, p)) => (Some(b.to_string()), p.trim_matches('/').to_string()),
-            None => (Some(opts.root.clone()), String::new()),
+            Some((b, p)) => (Some(enc.from_standard(b)), enc.from_standard_path(p.trim_matches('/'))),
+            None => (Some(enc.from_standard(&opts.root)), String::new()),
         };
         let inner = Inner {
             client,
@@ -214,7 +215,8 @@ impl Inner {
 
     /// Where a VFS path lives; `None` for the account's root (the list of buckets).
     fn locate(&self, path: &VfsPath) -> Option<Loc> {
-        let rel = path.as_str().trim_start_matches('/');
+        let rel = self.opts.encoding.from_standard_path(path.as_str().trim_start_matches('/'));
+        let rel = rel.as_str();
         match &self.root_bucket {
             Some(bucket) => {
                 let key = match (self.root_prefix.is_empty(), rel.is_empty()) {
@@ -356,28 +358,33 @@ impl Inner {
         let prefix = loc.dir_prefix();
         let (prefixes, objects) = self.list_level(&loc.bucket, &prefix, true, 0)?;
         let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+        let shown = |key: &str, stored: &str| -> Option<String> {
+            let name = self.opts.encoding.to_standard(stored).filter(|n| valid_name(n));
+            if name.is_none() {
+                log::info!("s3: skipping {key:?} in {}/{prefix}: not a name FTP can show", loc.bucket);
+            }
+            name
+        };
         for p in prefixes {
-            let name = p.strip_prefix(&prefix).unwrap_or(&p).trim_end_matches('/');
-            if valid_name(name) {
-                entries.insert(name.to_string(), dir_entry(name, dir_time()));
+            if let Some(name) = shown(&p, p.strip_prefix(&prefix).unwrap_or(&p).trim_end_matches('/')) {
+                entries.insert(name.clone(), dir_entry(&name, dir_time()));
             }
         }
         let mut files = Vec::new();
         for o in objects {
-            let Some(name) = o.key.strip_prefix(&prefix) else { continue };
-            if name.is_empty() {
+            let Some(stored) = o.key.strip_prefix(&prefix) else { continue };
+            if stored.is_empty() {
                 continue; // the directory's own marker
             }
-            if let Some(dir) = name.strip_suffix('/') {
-                if valid_name(dir) {
-                    entries.insert(dir.to_string(), dir_entry(dir, dir_time()));
+            if let Some(dir) = stored.strip_suffix('/') {
+                if let Some(name) = shown(&o.key, dir) {
+                    entries.insert(name.clone(), dir_entry(&name, dir_time()));
                 }
                 continue;
             }
-            if valid_name(name) && !entries.contains_key(name) {
-                files.push((name.to_string(), o));
-            } else if !valid_name(name) {
-                log::info!("s3: skipping {:?} in {}/{prefix}: not a name FTP can show", o.key, loc.bucket);
+            match shown(&o.key, stored) {
+                Some(name) if !entries.contains_key(&name) => files.push((name, o)),
+                _ => {}
             }
         }
         let times = self.modtimes(&loc.bucket, &files);
@@ -386,8 +393,9 @@ impl Inner {
         }
         for v in lock(&self.virtual_dirs).iter() {
             if v.bucket == loc.bucket {
-                if let Some(name) = v.key.strip_prefix(&prefix).filter(|n| !n.contains('/') && !n.is_empty()) {
-                    entries.entry(name.to_string()).or_insert_with(|| dir_entry(name, dir_time()));
+                let stored = v.key.strip_prefix(&prefix).filter(|n| !n.contains('/') && !n.is_empty());
+                if let Some(name) = stored.and_then(|n| self.opts.encoding.to_standard(n)) {
+                    entries.entry(name.clone()).or_insert_with(|| dir_entry(&name, dir_time()));
                 }
             }
         }
@@ -912,8 +920,12 @@ impl Backend for S3Backend {
         let inner = &self.inner;
         let Some(loc) = inner.locate(path) else {
             let buckets = inner.list_buckets().map_err(|e| inner.error(e, path.as_str()))?;
-            let mut entries: Vec<Entry> =
-                buckets.into_iter().filter(|(n, _)| valid_name(n)).map(|(n, t)| dir_entry(&n, t)).collect();
+            let mut entries: Vec<Entry> = buckets
+                .into_iter()
+                .filter_map(|(n, t)| {
+                    inner.opts.encoding.to_standard(&n).filter(|n| valid_name(n)).map(|n| dir_entry(&n, t))
+                })
+                .collect();
             entries.sort_by(|a, b| a.name.cmp(&b.name));
             return Ok(entries);
         };

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::name_encoding::NameEncoding;
 use crate::backend::net::NetOptions;
 use crate::cli::units::parse_size;
 
@@ -81,6 +82,8 @@ pub struct S3Options {
     pub net: NetOptions,
     /// `--use-server-modtime` or `--no-modtime`: take times from listings, never HEAD for them.
     pub server_modtime: bool,
+    /// `encoding`: how names are kept in keys (rclone's default: `Slash,InvalidUtf8,Dot`).
+    pub encoding: NameEncoding,
 }
 
 impl std::fmt::Debug for S3Options {
@@ -113,19 +116,13 @@ const UNSUPPORTED: [&str; 12] = [
 ];
 
 /// Accepted and not needed here.
-const IGNORED: [&str; 7] = [
-    "type",
-    "description",
-    "encoding",
-    "memory_pool_flush_time",
-    "memory_pool_use_mmap",
-    "no_head_object",
-    "leave_parts_on_error",
-];
+const IGNORED: [&str; 6] =
+    ["type", "description", "memory_pool_flush_time", "memory_pool_use_mmap", "no_head_object", "leave_parts_on_error"];
 
 /// Every key this backend reads (also what `RCLONE_S3_<KEY>` may set).
-pub const KNOWN: [&str; 35] = [
+pub const KNOWN: [&str; 36] = [
     "provider",
+    "encoding",
     "env_auth",
     "access_key_id",
     "secret_access_key",
@@ -314,6 +311,9 @@ impl S3Options {
             root: root.trim_matches('/').to_string(),
             net: NetOptions::default(),
             server_modtime: false,
+            encoding: get("encoding")
+                .map_or(Ok(NameEncoding::S3), NameEncoding::parse)
+                .map_err(|e| format!("s3 option encoding: {e}"))?,
         })
     }
 
