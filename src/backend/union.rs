@@ -1,11 +1,11 @@
 //! The union backend (rclone's `union`): several upstreams merged into one tree. Listings merge
-//! every upstream (the first in config order wins a name); reads find the file with the search
-//! policy; new files and directories go where the create policy says; removals, renames and
-//! time changes reach every upstream the action policy picks. Upstreams tagged `:ro` are never
-//! written, `:nc` never get new files. Policies as rclone names them: action `epall` (default)
-//! or `all`; create `epmfs` (default), `mfs`, `ff`, `epff`, `all`, `epall`; search `ff`
-//! (default) or `epff`. Free space for `mfs` comes from each upstream's AVBL figure (unknown
-//! counts as unlimited, as in rclone) and is read again after `cache_time`.
+//! every upstream (a name several hold shows the copy the search policy picks); reads use that
+//! copy; new files and directories go where the create policy says; removals, renames and time
+//! changes reach the upstreams the action policy picks. Upstreams tagged `:ro` are never
+//! written, `:nc` never get new files. rclone's policies: `all`, `ff`, `mfs`, `lfs`, `lus`,
+//! `lno`, `rand`, each also `ep*` (existing path only), and `newest`; defaults action `epall`,
+//! create `epmfs`, search `ff`. Free and used space come from each upstream and are read again
+//! after `cache_time`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,67 +27,96 @@ pub enum Access {
     NoCreate,
 }
 
-/// The policies.
+/// How a policy picks among the upstreams it considers (rclone's policy names without `ep`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policies {
-    /// `action_policy`: true for `all`, false for `epall`.
-    pub action_all: bool,
-    /// `create_policy`.
-    pub create: CreatePolicy,
-    /// `search_policy`: both `ff` and `epff` take the first upstream in config order that has
-    /// the path (rclone's `ff` takes whichever answers first).
-    pub search_first: bool,
+pub enum Select {
+    /// Every one (`all`; for a search, the first).
+    All,
+    /// The first in config order (`ff`).
+    First,
+    /// The most free space (`mfs`; unknown counts as unlimited).
+    MostFree,
+    /// The least free space (`lfs`; unknown counts as unlimited).
+    LeastFree,
+    /// The least used space (`lus`; unknown counts as 0).
+    LeastUsed,
+    /// The fewest objects (`lno`; no remote here counts objects, so as rclone with such
+    /// upstreams: every one counts 0, and the first wins).
+    LeastObjects,
+    /// One at random (`rand`).
+    Random,
+    /// The one whose file (for a creation: whose parent directory) is the newest (`newest`).
+    Newest,
 }
 
-/// `create_policy`.
+/// One policy: what it picks, and whether it considers only upstreams where the path (for a
+/// creation: its parent directory) exists (`ep*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreatePolicy {
-    /// Every eligible upstream.
-    All {
-        /// `ep*`: only upstreams whose copy of the parent directory exists.
-        existing_path: bool,
-    },
-    /// The first eligible upstream in config order.
-    FirstFound {
-        /// As for `All`.
-        existing_path: bool,
-    },
-    /// The eligible upstream with the most free space.
-    MostFree {
-        /// As for `All`.
-        existing_path: bool,
-    },
+pub struct Policy {
+    /// How it picks.
+    pub select: Select,
+    /// `ep*`: existing path only.
+    pub existing_path: bool,
 }
 
-impl Policies {
-    /// Reads rclone's policy names.
+impl Policy {
+    /// Reads one of rclone's policy names.
     ///
     /// # Errors
-    /// A policy rclone has that this release does not (lfs, newest, rand...), or an unknown one.
-    pub fn parse(action: &str, create: &str, search: &str) -> std::result::Result<Policies, String> {
-        let action_all = match action {
-            "" | "epall" => false,
-            "all" => true,
-            other => return Err(format!("union action_policy {other:?} is not supported yet (epall, all)")),
+    /// A name rclone does not have.
+    pub fn parse(name: &str) -> std::result::Result<Policy, String> {
+        let (existing_path, rest) = match name.strip_prefix("ep") {
+            Some(rest) => (true, rest),
+            None => (false, name),
         };
-        let create = match create {
-            "" | "epmfs" => CreatePolicy::MostFree { existing_path: true },
-            "mfs" => CreatePolicy::MostFree { existing_path: false },
-            "ff" => CreatePolicy::FirstFound { existing_path: false },
-            "epff" => CreatePolicy::FirstFound { existing_path: true },
-            "all" => CreatePolicy::All { existing_path: false },
-            "epall" => CreatePolicy::All { existing_path: true },
-            other => {
+        let select = match rest {
+            "all" => Select::All,
+            "ff" => Select::First,
+            "mfs" => Select::MostFree,
+            "lfs" => Select::LeastFree,
+            "lus" => Select::LeastUsed,
+            "lno" => Select::LeastObjects,
+            "rand" => Select::Random,
+            "newest" if !existing_path => Select::Newest,
+            _ => {
                 return Err(format!(
-                    "union create_policy {other:?} is not supported yet (epmfs, mfs, ff, epff, all, epall)"
+                    "{name:?} is not a union policy (all, epall, ff, epff, mfs, epmfs, lfs, eplfs, lus, eplus, lno, eplno, rand, eprand, newest)"
                 ))
             }
         };
-        let search_first = match search {
-            "" | "ff" | "epff" => true,
-            other => return Err(format!("union search_policy {other:?} is not supported yet (ff, epff)")),
+        // newest implies an existing path, as in rclone.
+        Ok(Policy { select, existing_path: existing_path || select == Select::Newest })
+    }
+}
+
+/// The three policies of a union.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policies {
+    /// `action_policy` (`epall`): where removals, renames and time changes apply.
+    pub action: Policy,
+    /// `create_policy` (`epmfs`): where new files and directories go.
+    pub create: Policy,
+    /// `search_policy` (`ff`): which copy reads, stats and listings show.
+    pub search: Policy,
+    /// `min_free_space` (1Gi): `lfs` and `eplfs` pass over upstreams with less free space.
+    pub min_free_space: u64,
+}
+
+impl Policies {
+    /// Reads rclone's policy names (empty: rclone's defaults).
+    ///
+    /// # Errors
+    /// A name that is not a policy, named with the key it was given for.
+    pub fn parse(action: &str, create: &str, search: &str) -> std::result::Result<Policies, String> {
+        let one = |key: &str, value: &str, default: &str| {
+            Policy::parse(if value.is_empty() { default } else { value }).map_err(|e| format!("union {key}: {e}"))
         };
-        Ok(Policies { action_all, create, search_first })
+        Ok(Policies {
+            action: one("action_policy", action, "epall")?,
+            create: one("create_policy", create, "epmfs")?,
+            search: one("search_policy", search, "ff")?,
+            min_free_space: 1 << 30,
+        })
     }
 }
 
@@ -103,7 +132,15 @@ pub struct UnionBackend {
     upstreams: Vec<Upstream>,
     policies: Policies,
     cache_time: Duration,
-    free: Mutex<BTreeMap<usize, (Instant, Option<u64>)>>,
+    /// Each upstream's free and used bytes, when last read.
+    space: Mutex<BTreeMap<usize, (Instant, Space)>>,
+}
+
+/// What an upstream says of its space (`None`: it does not know).
+#[derive(Debug, Clone, Copy, Default)]
+struct Space {
+    free: Option<u64>,
+    used: Option<u64>,
 }
 
 impl UnionBackend {
@@ -120,7 +157,7 @@ impl UnionBackend {
                 .collect(),
             policies,
             cache_time,
-            free: Mutex::default(),
+            space: Mutex::default(),
         }
     }
 
@@ -137,65 +174,139 @@ impl UnionBackend {
         Ok(found)
     }
 
-    /// Where an action (remove, rename, set time) on `path` applies: the writable upstreams
-    /// that hold it (`epall`), or every writable upstream (`all`).
+    /// Where an action (remove, rename, set time) on `path` applies: the action policy over
+    /// the writable upstreams that hold it (`all`: over every writable upstream).
     fn action_targets(&self, path: &VfsPath) -> Result<Vec<usize>> {
         let holders = self.holders(path)?;
         if holders.is_empty() {
             return Err(Error::new(ErrorKind::NotFound, path.as_str()));
         }
-        let writable: Vec<usize> =
-            holders.iter().map(|(i, _)| *i).filter(|i| self.upstreams[*i].access != Access::ReadOnly).collect();
+        let writable: Vec<(usize, Option<SystemTime>)> = holders
+            .iter()
+            .filter(|(i, _)| self.upstreams[*i].access != Access::ReadOnly)
+            .map(|(i, e)| (*i, Some(e.mtime)))
+            .collect();
         if writable.is_empty() {
             return Err(Error::with_detail(ErrorKind::ReadOnly, path.as_str(), "Only read-only upstreams hold this"));
         }
-        if self.policies.action_all {
+        let policy = self.policies.action;
+        if policy.select == Select::All && !policy.existing_path {
             return Ok((0..self.upstreams.len()).filter(|i| self.upstreams[*i].access != Access::ReadOnly).collect());
         }
-        Ok(writable)
+        Ok(self.select(policy.select, writable))
+    }
+
+    /// The copy of `path` that reads and stats use: the search policy over the holders.
+    fn search(&self, holders: &[(usize, Entry)]) -> Option<usize> {
+        let candidates = holders.iter().map(|(i, e)| (*i, Some(e.mtime))).collect();
+        let select = match self.policies.search.select {
+            Select::All => Select::First,
+            other => other,
+        };
+        self.select(select, candidates).first().copied()
+    }
+
+    fn space(&self, i: usize) -> Space {
+        let mut cache = self.space.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, space)) = cache.get(&i) {
+            if at.elapsed() < self.cache_time {
+                return *space;
+            }
+        }
+        let backend = &self.upstreams[i].backend;
+        let usage = backend.usage().unwrap_or_default();
+        let free = backend.available(&VfsPath::root()).ok().flatten().or(usage.free);
+        let space = Space { free, used: usage.used };
+        cache.insert(i, (Instant::now(), space));
+        space
     }
 
     fn free_space(&self, i: usize) -> Option<u64> {
-        let mut cache = self.free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((at, free)) = cache.get(&i) {
-            if at.elapsed() < self.cache_time {
-                return *free;
+        self.space(i).free
+    }
+
+    /// Picks among `candidates` (upstream, modification time of what it holds there), in
+    /// config order; ties go to the first, as in rclone.
+    fn select(&self, select: Select, candidates: Vec<(usize, Option<SystemTime>)>) -> Vec<usize> {
+        let by = |key: &dyn Fn(usize) -> u64, most: bool| -> Vec<usize> {
+            let mut best: Option<(usize, u64)> = None;
+            for (i, _) in &candidates {
+                let k = key(*i);
+                let better = match best {
+                    None => true,
+                    Some((_, b)) => (most && k > b) || (!most && k < b),
+                };
+                if better {
+                    best = Some((*i, k));
+                }
+            }
+            best.map(|(i, _)| i).into_iter().collect()
+        };
+        match select {
+            Select::All => candidates.into_iter().map(|(i, _)| i).collect(),
+            Select::First => candidates.into_iter().take(1).map(|(i, _)| i).collect(),
+            Select::MostFree => by(&|i| self.space(i).free.unwrap_or(u64::MAX), true),
+            Select::LeastFree => {
+                // rclone: below min_free_space an upstream is not considered (unknown: unlimited).
+                let roomy: Vec<_> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|(i, _)| self.space(*i).free.is_none_or(|f| f >= self.policies.min_free_space))
+                    .collect();
+                self.select_least_free(roomy)
+            }
+            Select::LeastUsed => by(&|i| self.space(i).used.unwrap_or(0), false),
+            Select::LeastObjects => candidates.into_iter().take(1).map(|(i, _)| i).collect(),
+            Select::Random => {
+                if candidates.is_empty() {
+                    return Vec::new();
+                }
+                let pick = random_below(candidates.len());
+                vec![candidates[pick].0]
+            }
+            Select::Newest => {
+                let mut best: Option<(usize, SystemTime)> = None;
+                for (i, t) in &candidates {
+                    let t = t.unwrap_or(SystemTime::UNIX_EPOCH);
+                    if best.is_none_or(|(_, b)| t > b) {
+                        best = Some((*i, t));
+                    }
+                }
+                best.map(|(i, _)| i).into_iter().collect()
             }
         }
-        let free = self.upstreams[i].backend.available(&VfsPath::root()).ok().flatten();
-        cache.insert(i, (Instant::now(), free));
-        free
+    }
+
+    fn select_least_free(&self, candidates: Vec<(usize, Option<SystemTime>)>) -> Vec<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, _) in candidates {
+            let free = self.space(i).free.unwrap_or(u64::MAX);
+            if best.is_none_or(|(_, b)| free < b) {
+                best = Some((i, free));
+            }
+        }
+        best.map(|(i, _)| i).into_iter().collect()
     }
 
     /// Where something new at `path` goes: the create policy over the upstreams that may get
-    /// new files (and, for `ep*`, whose copy of the parent exists).
+    /// new files (for `ep*` and `newest`, those whose copy of the parent directory exists).
     fn create_targets(&self, path: &VfsPath) -> Result<Vec<usize>> {
         let parent = path.parent();
-        let existing = |i: usize| parent.is_root() || self.upstreams[i].backend.stat(&parent).is_ok_and(|e| e.is_dir());
-        let eligible: Vec<usize> =
-            (0..self.upstreams.len()).filter(|i| self.upstreams[*i].access == Access::ReadWrite).collect();
-        let ep = match self.policies.create {
-            CreatePolicy::All { existing_path }
-            | CreatePolicy::FirstFound { existing_path }
-            | CreatePolicy::MostFree { existing_path } => existing_path,
-        };
-        let candidates: Vec<usize> =
-            if ep { eligible.into_iter().filter(|i| existing(*i)).collect() } else { eligible };
-        let chosen: Vec<usize> = match self.policies.create {
-            CreatePolicy::All { .. } => candidates,
-            CreatePolicy::FirstFound { .. } => candidates.into_iter().take(1).collect(),
-            // Unknown free space counts as unlimited; ties go to the first in config order.
-            CreatePolicy::MostFree { .. } => candidates
-                .iter()
-                .copied()
-                .max_by(|a, b| {
-                    let fa = self.free_space(*a).unwrap_or(u64::MAX);
-                    let fb = self.free_space(*b).unwrap_or(u64::MAX);
-                    fa.cmp(&fb).then(b.cmp(a))
-                })
-                .into_iter()
-                .collect(),
-        };
+        let policy = self.policies.create;
+        let mut candidates = Vec::new();
+        for i in (0..self.upstreams.len()).filter(|i| self.upstreams[*i].access == Access::ReadWrite) {
+            if !policy.existing_path {
+                candidates.push((i, None));
+                continue;
+            }
+            match self.upstreams[i].backend.stat(&parent) {
+                Ok(e) if e.is_dir() => candidates.push((i, Some(e.mtime))),
+                Ok(_) => {}
+                Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let chosen = self.select(policy.select, candidates);
         if chosen.is_empty() {
             return Err(Error::with_detail(
                 ErrorKind::NotFound,
@@ -225,22 +336,25 @@ impl Backend for UnionBackend {
     }
 
     fn stat(&self, path: &VfsPath) -> Result<Entry> {
-        let mut holders = self.holders(path)?;
-        if holders.is_empty() {
-            return Err(Error::new(ErrorKind::NotFound, path.as_str()));
-        }
-        Ok(holders.remove(0).1)
+        let holders = self.holders(path)?;
+        let chosen = self.search(&holders).ok_or_else(|| Error::new(ErrorKind::NotFound, path.as_str()))?;
+        holders
+            .into_iter()
+            .find(|(i, _)| *i == chosen)
+            .map(|(_, e)| e)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, path.as_str()))
     }
 
     fn list(&self, path: &VfsPath) -> Result<Vec<Entry>> {
-        let mut merged: BTreeMap<String, Entry> = BTreeMap::new();
+        // Each name with every upstream's entry for it; the search policy picks which shows.
+        let mut merged: BTreeMap<String, Vec<(usize, Entry)>> = BTreeMap::new();
         let mut found = false;
-        for u in &self.upstreams {
+        for (i, u) in self.upstreams.iter().enumerate() {
             match u.backend.list(path) {
                 Ok(entries) => {
                     found = true;
                     for e in entries {
-                        merged.entry(e.name.clone()).or_insert(e);
+                        merged.entry(e.name.clone()).or_default().push((i, e));
                     }
                 }
                 Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
@@ -250,13 +364,20 @@ impl Backend for UnionBackend {
         if !found {
             return Err(Error::new(ErrorKind::NotFound, path.as_str()));
         }
-        Ok(merged.into_values().collect())
+        Ok(merged
+            .into_values()
+            .filter_map(|mut copies| {
+                let chosen = if copies.len() == 1 { copies[0].0 } else { self.search(&copies)? };
+                let at = copies.iter().position(|(i, _)| *i == chosen)?;
+                Some(copies.swap_remove(at).1)
+            })
+            .collect())
     }
 
     fn open_read(&self, path: &VfsPath, offset: u64, len: Option<u64>) -> Result<Box<dyn ReadStream>> {
         let holders = self.holders(path)?;
-        let (i, _) = holders.first().ok_or_else(|| Error::new(ErrorKind::NotFound, path.as_str()))?;
-        self.upstreams[*i].backend.open_read(path, offset, len)
+        let i = self.search(&holders).ok_or_else(|| Error::new(ErrorKind::NotFound, path.as_str()))?;
+        self.upstreams[i].backend.open_read(path, offset, len)
     }
 
     fn open_write(&self, path: &VfsPath, mode: WriteMode) -> Result<Box<dyn WriteStream>> {
@@ -360,6 +481,14 @@ impl Backend for UnionBackend {
     }
 }
 
+/// A number below `n` (> 0), from the standard library's per-process random hash keys.
+fn random_below(n: usize) -> usize {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    (h.finish() % n as u64) as usize
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -368,16 +497,25 @@ mod tests {
     #[test]
     fn policies_have_rclones_names_and_defaults() {
         let d = Policies::parse("", "", "").unwrap();
+        let p = |select, existing_path| Policy { select, existing_path };
+        assert_eq!(d.action, p(Select::All, true));
+        assert_eq!(d.create, p(Select::MostFree, true));
+        assert_eq!(d.search, p(Select::First, false));
+        let q = Policies::parse("all", "lfs", "newest").unwrap();
         assert_eq!(
-            d,
-            Policies { action_all: false, create: CreatePolicy::MostFree { existing_path: true }, search_first: true }
+            (q.action, q.create, q.search),
+            (p(Select::All, false), p(Select::LeastFree, false), p(Select::Newest, true))
         );
-        assert_eq!(
-            Policies::parse("all", "ff", "epff").unwrap().create,
-            CreatePolicy::FirstFound { existing_path: false }
-        );
-        for (a, c, s) in [("eplus", "", ""), ("", "lfs", ""), ("", "", "newest")] {
-            assert!(Policies::parse(a, c, s).unwrap_err().contains("not supported yet"));
+        assert_eq!(Policy::parse("eprand").unwrap(), p(Select::Random, true));
+        assert_eq!(Policy::parse("lno").unwrap(), p(Select::LeastObjects, false));
+        for (a, c, s) in [("mostly", "", ""), ("", "epnewest", ""), ("", "", "ep")] {
+            assert!(Policies::parse(a, c, s).unwrap_err().contains("is not a union policy"));
         }
+    }
+
+    #[test]
+    fn random_picks_stay_in_range_and_vary() {
+        let picks: std::collections::BTreeSet<usize> = (0..200).map(|_| random_below(3)).collect();
+        assert_eq!(picks, [0, 1, 2].into_iter().collect());
     }
 }

@@ -370,15 +370,15 @@ fn resolve_union(
         }
     }
     let get = |k: &str| opts.get(k).map(|v| v.trim().to_ascii_lowercase()).unwrap_or_default();
-    let policies = Policies::parse(&get("action_policy"), &get("create_policy"), &get("search_policy"))
+    let mut policies = Policies::parse(&get("action_policy"), &get("create_policy"), &get("search_policy"))
         .map_err(RemoteError::Config)?;
     let cache_time = match opts.get("cache_time").filter(|v| !v.is_empty()) {
         None => std::time::Duration::from_secs(120),
         Some(v) => crate::cli::units::parse_duration(v).map_err(|e| bad(format!("cache_time: {e}")))?,
     };
     if let Some(v) = opts.get("min_free_space").filter(|v| !v.is_empty()) {
-        // rclone uses it for the lfs policies only, which this release refuses.
-        crate::cli::units::parse_size(v).map_err(|e| bad(format!("min_free_space: {e}")))?;
+        let size = crate::cli::units::parse_size(v).map_err(|e| bad(format!("min_free_space: {e}")))?;
+        policies.min_free_space = size.unwrap_or(u64::MAX);
     }
     let mut upstreams = Vec::new();
     for item in upstream_items(opts, "union", "remote:path")? {

@@ -239,6 +239,83 @@ fn a_union_remote_merges_its_upstreams_and_follows_the_policies() {
     assert_eq!(c.listing("NLST"), "archive.txt\r\nonly-b\r\ntop.txt\r\n");
 }
 
+/// (available, used) bytes of the file system holding `dir`, as df reports them.
+fn df(dir: &std::path::Path) -> (u64, u64) {
+    let out = protocol_tests::run_ok(Command::new("df").args(["-B1", "--output=avail,used"]).arg(dir));
+    let line = out.lines().nth(1).unwrap();
+    let mut it = line.split_whitespace().map(|n| n.parse::<u64>().unwrap());
+    (it.next().unwrap(), it.next().unwrap())
+}
+
+#[test]
+fn union_space_random_and_newest_policies_pick_as_rclones_do() {
+    // Two upstreams on different file systems where the machine has them (tmpfs and disk), so
+    // their free and used space differ; the expected pick comes from df (ties: the first).
+    let shm = std::path::Path::new("/dev/shm");
+    let first = if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() };
+    let second = tempfile::tempdir().unwrap();
+    let (a, b) = (first.path(), second.path());
+    let ((free_a, used_a), (free_b, used_b)) = (df(a), df(b));
+    let conf_dir = tempfile::tempdir().unwrap();
+    let serve = |create: &str, search: &str, action: &str| {
+        let conf = conf_dir.path().join(format!("{create}-{search}-{action}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "[u]\ntype = union\nupstreams = {} {}\ncreate_policy = {create}\nsearch_policy = {search}\naction_policy = {action}\nmin_free_space = 1M\n",
+                a.display(),
+                b.display()
+            ),
+        )
+        .unwrap();
+        let s = Server::start_remote("u:", &["--config", conf.to_str().unwrap()], &[]);
+        let c = Client::login_anonymous(s.addr);
+        (s, c)
+    };
+    let landed = |name: &str| -> Vec<bool> { [a, b].iter().map(|d| d.join(name).exists()).collect() };
+    for (policy, pick_a) in
+        [("mfs", free_a >= free_b), ("lfs", free_a <= free_b), ("lus", used_a <= used_b), ("lno", true)]
+    {
+        let (_s, mut c) = serve(policy, "ff", "epall");
+        let name = format!("{policy}.txt");
+        c.store(&format!("STOR {name}"), policy.as_bytes());
+        assert_eq!(landed(&name), [pick_a, !pick_a], "{policy}: free {free_a}/{free_b}, used {used_a}/{used_b}");
+    }
+    // rand puts each new file on exactly one upstream, and over many files on both.
+    let (_s, mut c) = serve("rand", "ff", "epall");
+    let mut on_a = 0;
+    for i in 0..40 {
+        let name = format!("rand{i}.txt");
+        c.store(&format!("STOR {name}"), b"r");
+        let where_ = landed(&name);
+        assert!(where_[0] ^ where_[1], "{name}: {where_:?}");
+        on_a += usize::from(where_[0]);
+    }
+    assert!(on_a > 0 && on_a < 40, "{on_a} of 40 on the first upstream");
+    // newest: reads and listings show the newest copy; a removal reaches only that copy; a
+    // new file goes where its directory is newest.
+    std::fs::write(a.join("same.txt"), b"older copy").unwrap();
+    std::fs::write(b.join("same.txt"), b"newer copy!").unwrap();
+    let at = |p: std::path::PathBuf, when: &str| {
+        protocol_tests::run_ok(Command::new("touch").args(["-d", when]).arg(p));
+    };
+    at(a.join("same.txt"), "2020-01-01 00:00:00 UTC");
+    at(b.join("same.txt"), "2021-01-01 00:00:00 UTC");
+    for d in [a, b] {
+        std::fs::create_dir_all(d.join("inbox")).unwrap();
+    }
+    at(a.join("inbox"), "2022-01-01 00:00:00 UTC");
+    at(b.join("inbox"), "2019-01-01 00:00:00 UTC");
+    let (_s, mut c) = serve("newest", "newest", "newest");
+    assert_eq!(c.retr("same.txt"), b"newer copy!");
+    assert!(c.listing("LIST same.txt").contains(" 11 "), "the newer copy's size");
+    c.store("STOR inbox/new.txt", b"n");
+    assert_eq!(landed("inbox/new.txt"), [true, false]);
+    assert_eq!(c.cmd("DELE same.txt").code, 250);
+    assert_eq!((a.join("same.txt").exists(), b.join("same.txt").exists()), (true, false));
+    assert_eq!(c.retr("same.txt"), b"older copy");
+}
+
 #[test]
 fn a_chunker_remote_reads_and_writes_rclones_chunks() {
     let dir = tempfile::tempdir().unwrap();

@@ -187,6 +187,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Inner {
     fn send(&self, req: &Request<'_>, allowed: &[u16]) -> std::result::Result<Response, S3Error> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        log::trace!("s3: {} {}/{} {:?}", req.method, req.bucket.unwrap_or(""), req.key, req.query);
         self.client.execute(req, allowed)
     }
 
