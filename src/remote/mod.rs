@@ -308,7 +308,7 @@ fn upstream_items(opts: &BTreeMap<String, String>, kind: &str, form: &str) -> Re
 }
 
 /// A combine remote: `upstreams = "dir=remote:path" ...`, each upstream resolved in turn. A
-/// path after `combine:` is refused (serve the upstream itself instead).
+/// path after `combine:` inside an upstream (`all:docs/2026`) serves that upstream below it.
 #[cfg(feature = "wrappers")]
 fn resolve_combine(
     opts: &BTreeMap<String, String>,
@@ -318,11 +318,7 @@ fn resolve_combine(
     depth: usize,
 ) -> Result<Resolved, RemoteError> {
     let bad = |m: String| RemoteError::Config(format!("combine: {m}"));
-    if !path.trim_matches('/').is_empty() {
-        return Err(bad(format!(
-            "serving a path inside a combine remote ({path:?}) is not supported yet: serve the upstream"
-        )));
-    }
+    let inside = path.trim_matches('/');
     let mut upstreams: Vec<(String, Resolved)> = Vec::new();
     for item in upstream_items(opts, "combine", "dir=remote:path")? {
         let (dir, remote) =
@@ -334,8 +330,23 @@ fn resolve_combine(
         if upstreams.iter().any(|(d, _)| d == dir) {
             return Err(bad(format!("upstream directory {dir:?} is given twice")));
         }
+        if !inside.is_empty() {
+            // A path inside serves that upstream (below it, the rest of the path), as rclone's
+            // combine returns the upstream's own remote for a root inside it.
+            let (first, rest) = inside.split_once('/').unwrap_or((inside, ""));
+            if first == dir {
+                let spec = below(remote, rest).map_err(|e| bad(e.to_string()))?;
+                return resolve_within(&spec, config, env, depth + 1);
+            }
+            continue;
+        }
         let spec = RemoteSpec::parse(remote).map_err(|e| bad(e.to_string()))?;
         upstreams.push((dir.to_string(), resolve_within(&spec, config, env, depth + 1)?));
+    }
+    if !inside.is_empty() {
+        return Err(bad(format!(
+            "{path:?} is not inside any upstream (the root holds only the upstreams' directories)"
+        )));
     }
     Ok(Resolved::Combine(upstreams))
 }
@@ -722,7 +733,12 @@ mod tests {
         for bad in ["", "noequals", "=/x", "a/b=/x", "a=/x a=/y"] {
             assert!(r(bad, "").is_err(), "{bad:?}");
         }
-        assert!(r("a=/x", "sub").is_err(), "a path inside is refused by name");
+        assert_eq!(
+            r("a=/x \"b c=:memory:y\"", "b c/sub/").unwrap(),
+            Resolved::Memory("y/sub".into(), Default::default())
+        );
+        assert_eq!(r("a=/x", "a").unwrap(), Resolved::Local("/x".into()));
+        assert!(r("a=/x", "elsewhere/f").unwrap_err().to_string().contains("not inside any upstream"));
         assert_eq!(split_quoted(r#"pass show "my ""key"" x""#), ["pass", "show", r#"my "key" x"#]);
     }
 

@@ -197,6 +197,20 @@ fn a_combine_remote_serves_its_upstreams_side_by_side_as_rclone_does() {
     let mut ours: Vec<&str> = listed.lines().collect();
     ours.sort_unstable();
     assert_eq!(ours, ["docs/", "docs/sub/", "photos 2/", "photos 2/one.txt", "photos 2/p.jpg"]);
+    // A path inside an upstream serves that upstream below it, as rclone lists it.
+    std::fs::create_dir_all(b.join("2026")).unwrap();
+    std::fs::write(b.join("2026/q.jpg"), b"q").unwrap();
+    let inner = Server::start_remote("both:photos 2/2026", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(inner.addr);
+    assert_eq!(c.listing("NLST"), "q.jpg\r\n");
+    c.store("STOR r.jpg", b"r");
+    assert_eq!(std::fs::read(b.join("2026/r.jpg")).unwrap(), b"r");
+    let theirs =
+        protocol_tests::run_ok(Command::new("rclone").args(["lsf", "both:photos 2/2026", "--config"]).arg(&conf));
+    assert_eq!(theirs, "q.jpg\nr.jpg\n");
+    let (code, _, err) = run_cli(&["serve", "both:nowhere", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not inside any upstream"), "{err}");
 }
 
 #[test]
