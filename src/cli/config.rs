@@ -132,6 +132,16 @@ impl Config {
                 opts.server_modtime = vfs.no_modtime || flag_bool(raw, "use-server-modtime");
                 Served::S3(opts)
             }
+            #[cfg(feature = "wrappers")]
+            Served::Composed(mut inner) => {
+                inner.set_s3_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
+                Served::Composed(inner)
+            }
+            #[cfg(feature = "crypt")]
+            Served::Crypt(opts, mut inner) => {
+                inner.set_s3_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
+                Served::Crypt(opts, inner)
+            }
             other => other,
         };
         let cache = cache_options(raw, vfs.cache_mode, &served);

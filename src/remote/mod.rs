@@ -592,6 +592,31 @@ fn backend_env_defaults(backend: &str, opts: &mut BTreeMap<String, String>, env:
 }
 
 impl Resolved {
+    /// Hands rclone's global network flags and `--use-server-modtime` to every s3 remote in
+    /// this tree (wrapped ones too).
+    #[cfg(feature = "s3")]
+    pub fn set_s3_flags(&mut self, net: &crate::backend::net::NetOptions, server_modtime: bool) {
+        match self {
+            Resolved::S3(opts) => {
+                opts.net = net.clone();
+                opts.server_modtime = server_modtime;
+            }
+            #[cfg(feature = "wrappers")]
+            Resolved::Combine(upstreams) => {
+                upstreams.iter_mut().for_each(|(_, r)| r.set_s3_flags(net, server_modtime));
+            }
+            #[cfg(feature = "wrappers")]
+            Resolved::Union(upstreams, _, _) => {
+                upstreams.iter_mut().for_each(|(_, r, _)| r.set_s3_flags(net, server_modtime));
+            }
+            #[cfg(feature = "wrappers")]
+            Resolved::Chunker(_, inner) => inner.set_s3_flags(net, server_modtime),
+            #[cfg(feature = "crypt")]
+            Resolved::Crypt(_, inner) => inner.set_s3_flags(net, server_modtime),
+            _ => {}
+        }
+    }
+
     /// Builds the backend. A local directory that does not exist is created (unless
     /// `read_only`); an ftp remote connects once, so a wrong address, password or certificate
     /// is reported here.

@@ -467,3 +467,41 @@ fn names_are_encoded_in_keys_as_rclone_encodes_them() {
     assert_eq!(c.retr("names/ctl␁char"), b"control");
     assert_eq!(c.retr("names/fullwidth／slash.txt"), b"file 1");
 }
+
+#[test]
+fn a_wrapped_s3_remote_gets_the_network_flags_too() {
+    // A crypt remote over the store, behind a proxy that stalls: --timeout 1s ends the read
+    // in seconds (without the flags reaching the wrapped s3 remote it would wait 5 minutes).
+    let store = S3Store::rclone();
+    let proxy = FaultProxy::start(&store.endpoint);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rclone.conf");
+    let pass = run_cli(&["obscure", "wrapped"]).1;
+    std::fs::write(
+        &conf,
+        format!(
+            "[store]\ntype = s3\nprovider = Rclone\nendpoint = {}\naccess_key_id = {ACCESS_KEY}\nsecret_access_key = {SECRET_KEY}\n\n[secret]\ntype = crypt\nremote = store:bucket/enc\npassword = {}\n",
+            proxy.endpoint(),
+            pass.trim()
+        ),
+    )
+    .unwrap();
+    let args = ["--config", conf.to_str().unwrap(), "--timeout", "1s", "--low-level-retries", "2", "--dir-cache-time", "0"];
+    let s = Server::start_remote("secret:", &args, &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    c.store("STOR f.txt", b"through crypt over s3");
+    assert_eq!(c.retr("f.txt"), b"through crypt over s3");
+    proxy.set(Fault::Stall);
+    let started = Instant::now();
+    let (mut conn, r) = c.open_data("RETR f.txt");
+    let code = if r.code == 150 {
+        let mut sink = Vec::new();
+        let _ = conn.read_to_end(&mut sink);
+        c.reply().code
+    } else {
+        r.code
+    };
+    assert!(code == 451 || code == 450 || code == 550, "{code}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    proxy.set(Fault::None);
+}
