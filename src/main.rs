@@ -8,6 +8,7 @@ use ftpvfs::server::limits::Limits;
 use ftpvfs::server::Server;
 
 fn main() -> ExitCode {
+    ftpvfs::sys::return_large_buffers_to_the_system();
     let invocation = match cli::parse(std::env::args_os().skip(1)) {
         Ok(i) => i,
         Err(e) => return fail(&e),

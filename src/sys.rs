@@ -352,6 +352,18 @@ pub fn read_password(prompt: &str) -> io::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// Buffers of 256 KiB and more (upload parts, read-ahead chunks) get their own mappings, given
+/// back to the system when freed. glibc otherwise raises that threshold to the largest buffer
+/// freed so far and keeps later ones in per-thread heaps: after a 1 GiB RETR, a STOR then
+/// peaked 3.4 MiB higher (36.4 against 33.0 MiB). No effect elsewhere (musl maps them anyway).
+pub fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator tunable; called once before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

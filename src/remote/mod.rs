@@ -598,7 +598,7 @@ impl Resolved {
     pub fn set_s3_flags(&mut self, net: &crate::backend::net::NetOptions, server_modtime: bool) {
         match self {
             Resolved::S3(opts) => {
-                opts.net = net.clone();
+                opts.net = *net;
                 opts.server_modtime = server_modtime;
             }
             #[cfg(feature = "wrappers")]
