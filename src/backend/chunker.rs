@@ -1,7 +1,8 @@
 //! The chunker backend (rclone's `chunker`): files larger than `chunk_size` are stored as
 //! chunk files (`NAME.rclone_chunk.001`, `.002`... by `name_format`, counted from
 //! `start_from`) plus, with `meta_format = simplejson`, a small metadata object under the
-//! file's own name (`{"ver":1,"size":N,"nchunks":K,"md5":"..."}`, rclone's field order);
+//! file's own name (`{"ver":1,"size":N,"nchunks":K,"md5":"..."}`, rclone's field order, with
+//! `"sha1"` instead of `"md5"` for `hash_type = sha1`);
 //! smaller files are stored as they are. Listings show each composite file once, with the sum
 //! of its chunks' sizes; a read at an offset opens only the chunks it needs. Uploads write
 //! chunks under temporary names (`..._<id>`) and rename them when the upload completes, as
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use md5::{Digest, Md5};
+use sha1::Sha1;
 
 use crate::backend::{
     check_rename, Backend, Entry, EntryKind, Error, ErrorKind, Features, ReadStream, Result, Usage, WriteMode,
@@ -35,8 +37,19 @@ pub struct ChunkerOptions {
     pub start_from: u64,
     /// `meta_format = simplejson` (true) or `none`.
     pub metadata: bool,
-    /// `hash_type = md5` (true) or `none` (false).
-    pub md5: bool,
+    /// `hash_type`: the whole-file hash kept in a composite file's metadata.
+    pub hash: HashType,
+}
+
+/// The whole-file hash a chunker remote keeps in its metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashType {
+    /// `none`.
+    None,
+    /// `md5` (default) and `md5quick`.
+    Md5,
+    /// `sha1` and `sha1quick`.
+    Sha1,
 }
 
 impl ChunkerOptions {
@@ -89,15 +102,26 @@ impl ChunkerOptions {
             "none" => false,
             other => return Err(format!("chunker option meta_format {other:?} is unknown")),
         };
-        let md5 = match get("hash_type").unwrap_or("md5") {
-            "md5" => true,
-            "none" => false,
-            other => return Err(format!("chunker option hash_type {other:?} is not supported yet (md5, none)")),
+        // The quick forms take a source's hash where rclone copies from a remote that has one;
+        // an FTP upload has none, so both compute it, as the plain forms do.
+        let hash = match get("hash_type").unwrap_or("md5") {
+            "md5" | "md5quick" => HashType::Md5,
+            "sha1" | "sha1quick" => HashType::Sha1,
+            "none" => HashType::None,
+            other @ ("md5all" | "sha1all") => {
+                return Err(format!(
+                    "chunker option hash_type {other:?} is not supported yet (md5, sha1, md5quick, sha1quick, none)"
+                ))
+            }
+            other => return Err(format!("chunker option hash_type {other:?} is unknown")),
         };
+        if hash != HashType::None && !metadata {
+            return Err("chunker: a hash_type other than none needs meta_format = simplejson (as in rclone)".into());
+        }
         if let Some(t) = get("transactions").filter(|t| *t != "rename") {
             return Err(format!("chunker option transactions {t:?} is not supported yet (rename)"));
         }
-        Ok(ChunkerOptions { remote, chunk_size, infix, digits, start_from, metadata, md5 })
+        Ok(ChunkerOptions { remote, chunk_size, infix, digits, start_from, metadata, hash })
     }
 
     /// The name of chunk `index` (0-based) of `base`.
@@ -301,6 +325,7 @@ impl Backend for ChunkerBackend {
             in_chunk: 0,
             total: 0,
             md5: Md5::new(),
+            sha1: Sha1::new(),
         }))
     }
 
@@ -417,6 +442,7 @@ struct ChunkWrite {
     in_chunk: u64,
     total: u64,
     md5: Md5,
+    sha1: Sha1,
 }
 
 impl ChunkWrite {
@@ -449,8 +475,10 @@ impl ChunkWrite {
 
 impl WriteStream for ChunkWrite {
     fn write_all(&mut self, mut data: &[u8]) -> Result<()> {
-        if self.backend.opts.md5 {
-            self.md5.update(data);
+        match self.backend.opts.hash {
+            HashType::Md5 => self.md5.update(data),
+            HashType::Sha1 => self.sha1.update(data),
+            HashType::None => {}
         }
         while !data.is_empty() {
             if self.current.is_none() {
@@ -510,14 +538,13 @@ impl WriteStream for ChunkWrite {
                 }
             }
             if self.backend.opts.metadata {
-                let md5 = if self.backend.opts.md5 {
-                    let digest = std::mem::take(&mut self.md5).finalize();
-                    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-                    format!(",\"md5\":\"{hex}\"")
-                } else {
-                    String::new()
+                let hex = |digest: &[u8]| -> String { digest.iter().map(|b| format!("{b:02x}")).collect() };
+                let hash = match self.backend.opts.hash {
+                    HashType::Md5 => format!(",\"md5\":\"{}\"", hex(&std::mem::take(&mut self.md5).finalize())),
+                    HashType::Sha1 => format!(",\"sha1\":\"{}\"", hex(&std::mem::take(&mut self.sha1).finalize())),
+                    HashType::None => String::new(),
                 };
-                let json = format!("{{\"ver\":1,\"size\":{},\"nchunks\":{}{md5}}}", self.total, self.chunks.len());
+                let json = format!("{{\"ver\":1,\"size\":{},\"nchunks\":{}{hash}}}", self.total, self.chunks.len());
                 let mut w = inner.open_write(&self.path, WriteMode::Replace)?;
                 w.write_all(json.as_bytes())?;
                 w.commit()?;

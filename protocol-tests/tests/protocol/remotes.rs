@@ -331,6 +331,35 @@ fn union_space_random_and_newest_policies_pick_as_rclones_do() {
 }
 
 #[test]
+fn a_chunker_remote_with_sha1_keeps_the_hash_rclone_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    let conf = dir.path().join("rclone.conf");
+    std::fs::write(
+        &conf,
+        format!("[ch]\ntype = chunker\nremote = {}\nchunk_size = 1Mi\nhash_type = sha1\n", store.display()),
+    )
+    .unwrap();
+    let s = Server::start_remote("ch:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    let data = pattern(2 << 20 | 9, 21);
+    c.store("STOR two.bin", &data);
+    let meta = std::fs::read_to_string(store.join("two.bin")).unwrap();
+    assert!(meta.starts_with(&format!("{{\"ver\":1,\"size\":{},\"nchunks\":3,\"sha1\":\"", data.len())), "{meta}");
+    let local = dir.path().join("two.bin");
+    std::fs::write(&local, &data).unwrap();
+    let expected = protocol_tests::run_ok(Command::new("sha1sum").arg(&local));
+    let sums = protocol_tests::run_ok(Command::new("rclone").args(["sha1sum", "ch:", "--config"]).arg(&conf));
+    assert_eq!(sums.trim(), format!("{}  two.bin", &expected[..40]), "rclone reads our metadata's SHA-1");
+    // md5all changes how small files are stored: refused rather than half done.
+    std::fs::write(&conf, format!("[ch]\ntype = chunker\nremote = {}\nhash_type = md5all\n", store.display())).unwrap();
+    let (code, _, err) = run_cli(&["serve", "ch:", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not supported yet"), "{err}");
+}
+
+#[test]
 fn a_chunker_remote_reads_and_writes_rclones_chunks() {
     let dir = tempfile::tempdir().unwrap();
     let (store, plain) = (dir.path().join("store"), dir.path().join("plain"));

@@ -486,7 +486,8 @@ fn a_wrapped_s3_remote_gets_the_network_flags_too() {
         ),
     )
     .unwrap();
-    let args = ["--config", conf.to_str().unwrap(), "--timeout", "1s", "--low-level-retries", "2", "--dir-cache-time", "0"];
+    let args =
+        ["--config", conf.to_str().unwrap(), "--timeout", "1s", "--low-level-retries", "2", "--dir-cache-time", "0"];
     let s = Server::start_remote("secret:", &args, &[]);
     let mut c = Client::login_anonymous(s.addr);
     c.store("STOR f.txt", b"through crypt over s3");
