@@ -387,18 +387,35 @@ impl Backend for UnionBackend {
         if holders.iter().any(|(_, e)| e.is_dir()) {
             return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
         }
-        let target = match holders.iter().find(|(i, _)| self.upstreams[*i].access != Access::ReadOnly) {
-            Some((i, _)) => *i,
-            None if !holders.is_empty() => {
-                return Err(Error::with_detail(
-                    ErrorKind::ReadOnly,
-                    path.as_str(),
-                    "Only read-only upstreams hold this",
-                ))
+        if holders.is_empty() {
+            let target = self.create_targets(path)?[0];
+            return self.upstreams[target].backend.open_write(path, mode);
+        }
+        // An existing file: every writable copy the action policy picks is updated, as
+        // rclone's union updates each (epall: every writable copy).
+        let writable: Vec<(usize, Option<SystemTime>)> = holders
+            .iter()
+            .filter(|(i, _)| self.upstreams[*i].access != Access::ReadOnly)
+            .map(|(i, e)| (*i, Some(e.mtime)))
+            .collect();
+        if writable.is_empty() {
+            return Err(Error::with_detail(ErrorKind::ReadOnly, path.as_str(), "Only read-only upstreams hold this"));
+        }
+        let targets = self.select(self.policies.action.select, writable);
+        let mut streams = Vec::with_capacity(targets.len());
+        for i in targets {
+            match self.upstreams[i].backend.open_write(path, mode) {
+                Ok(w) => streams.push((self.upstreams[i].name.clone(), w)),
+                Err(e) => {
+                    streams.into_iter().for_each(|(_, w): (String, Box<dyn WriteStream>)| w.abort());
+                    return Err(e);
+                }
             }
-            None => self.create_targets(path)?[0],
-        };
-        self.upstreams[target].backend.open_write(path, mode)
+        }
+        if streams.len() == 1 {
+            return Ok(streams.remove(0).1);
+        }
+        Ok(Box::new(CopiesWrite { streams }))
     }
 
     fn mkdir(&self, path: &VfsPath) -> Result<()> {
@@ -478,6 +495,42 @@ impl Backend for UnionBackend {
             .filter(|i| self.upstreams[*i].access == Access::ReadWrite)
             .map(|i| self.free_space(i))
             .try_fold(0u64, |acc, f| f.map(|f| acc.saturating_add(f))))
+    }
+}
+
+/// One upload written to several upstreams' copies of a file. A write that fails fails the
+/// upload (every copy is then aborted); at the end each copy is committed, and one that fails
+/// is logged and makes the upload report its error.
+struct CopiesWrite {
+    streams: Vec<(String, Box<dyn WriteStream>)>,
+}
+
+impl WriteStream for CopiesWrite {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        for (_, w) in &mut self.streams {
+            w.write_all(buf)?;
+        }
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<u64> {
+        let (mut written, mut first_error) = (0, None);
+        for (name, w) in self.streams {
+            match w.commit() {
+                Ok(n) => written = n,
+                Err(e) => {
+                    log::warn!("union: upstream {name}: {e}");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(written), Err)
+    }
+
+    fn abort(self: Box<Self>) {
+        for (_, w) in self.streams {
+            w.abort();
+        }
     }
 }
 

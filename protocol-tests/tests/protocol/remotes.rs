@@ -237,6 +237,12 @@ fn a_union_remote_merges_its_upstreams_and_follows_the_policies() {
     // epmfs: a new file goes to an upstream whose copy of the directory exists.
     c.store("STOR only-b/new.txt", b"new");
     assert!(b.join("only-b/new.txt").exists() && !a.join("only-b").exists());
+    // epall: an overwrite updates every writable copy, as rclone's union does.
+    c.store("STOR both.txt", b"updated");
+    assert_eq!(
+        (std::fs::read(a.join("both.txt")).unwrap(), std::fs::read(b.join("both.txt")).unwrap()),
+        (b"updated".to_vec(), b"updated".to_vec())
+    );
     // epall: a removal reaches every writable upstream holding the file.
     assert_eq!(c.cmd("DELE both.txt").code, 250);
     assert!(!a.join("both.txt").exists() && !b.join("both.txt").exists());
