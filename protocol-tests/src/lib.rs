@@ -96,9 +96,27 @@ impl Server {
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(a) => a.parse().expect("bound address"),
-            Err(_) => {
+        // With --log-file the address line goes to that file instead of stderr.
+        let log_file = args.iter().position(|a| *a == "--log-file").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+        let announced = match &log_file {
+            None => rx.recv_timeout(Duration::from_secs(20)).ok(),
+            Some(file) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                loop {
+                    let text = std::fs::read_to_string(file).unwrap_or_default();
+                    if let Some(rest) = text.split("Serving FTP on ").nth(1) {
+                        break Some(rest.split_whitespace().next().unwrap_or("").to_string());
+                    }
+                    if std::time::Instant::now() > deadline {
+                        break None;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        };
+        let addr = match announced {
+            Some(a) => a.parse().expect("bound address"),
+            None => {
                 let _ = child.kill();
                 panic!("ftpvfs did not log its address; log:\n{}", log.lock().unwrap());
             }
@@ -322,4 +340,18 @@ impl Drop for PyFtpd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `fail2ban-regex`: the one on PATH, else Debian's package unpacked by test-all.sh into
+/// `~/.cache/ftpvfs-tests/fail2ban` (unpacked, not installed: no service is started).
+pub fn fail2ban_regex() -> Command {
+    if have("fail2ban-regex") {
+        return Command::new("fail2ban-regex");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let root = PathBuf::from(home).join(".cache/ftpvfs-tests/fail2ban");
+    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    let mut cmd = Command::new(python);
+    cmd.arg(root.join("usr/bin/fail2ban-regex")).env("PYTHONPATH", root.join("usr/lib/python3/dist-packages"));
+    cmd
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub vfs: VfsOptions,
     /// Log verbosity from `-v`/`--log-level` (RUST_LOG wins when set).
     pub log_level: LevelFilter,
+    /// `--log-file`: log lines are appended there instead of stderr.
+    pub log_file: Option<PathBuf>,
     /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
     pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
     /// `--auth-proxy` program and `--auth-proxy-timeout`.
@@ -166,6 +168,7 @@ impl Config {
             rc: rc_options(raw)?,
             cache,
             log_level: log_level(raw),
+            log_file: flag_text(raw, "log-file").filter(|f| !f.is_empty()).map(PathBuf::from),
             tls: tls_config(raw)?,
         })
     }

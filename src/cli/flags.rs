@@ -107,6 +107,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("idle-timeout", Duration, "5m0s", "[ftpvfs] Close a logged-in session idle this long (0: never)", Now),
     flag("implicit-tls", Bool, "", "[ftpvfs] TLS from the first byte on --addr (as rclone), not AUTH TLS", Now),
     flag("key", Text, "", "TLS PEM Private key", Now),
+    flag("log-file", Text, "", "Log everything to this file (appended; created 0640)", Now),
     flag("log-level", LogLevel, "NOTICE", "Log level DEBUG|INFO|NOTICE|ERROR", Now),
     flag("login-timeout", Duration, "1m0s", "[ftpvfs] Close a session not logged in this long after connecting", Now),
     flag(

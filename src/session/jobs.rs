@@ -125,7 +125,7 @@ pub fn run(vfs: Option<&Arc<Vfs>>, job: Job) -> JobResult {
     let job = match job {
         Job::ProxyLogin { proxy, user, pass, ip } => {
             return proxy.login(&user, &pass, ip).map(JobOutput::LoggedIn).map_err(|e| {
-                log::info!("{ip}: proxy login failed for {user:?}: {e}");
+                log::info!("{ip}: the auth proxy refused {user:?}: {e}");
                 backend::Error::with_detail(ErrorKind::PermissionDenied, "", "Login incorrect")
             });
         }

@@ -13,6 +13,17 @@ use crate::session::state::{Busy, Pending, Phase};
 use crate::session::{login_delay, Session};
 use crate::vfs::VfsPath;
 
+/// The one line a failed login logs, in a fixed format that `dist/fail2ban/filter.d/ftpvfs.conf`
+/// matches: `login failed for user "NAME" from IP port PORT (attempt N, M from this address)`.
+/// The name is quoted with Rust's escapes, so no user name can fake the address part.
+pub fn failed_login_line(peer: std::net::SocketAddr, user: &str, attempt: u32, from_ip: u32) -> String {
+    format!(
+        "login failed for user {user:?} from {} port {} (attempt {attempt}, {from_ip} from this address)",
+        peer.ip().to_canonical(),
+        peer.port()
+    )
+}
+
 impl Session {
     pub(super) fn user(&mut self, user: String) {
         if self.tls_required() && !self.tls_active {
@@ -70,11 +81,7 @@ impl Session {
         self.failed_logins += 1;
         let limits = &self.shared.limits;
         let from_ip = self.shared.login_failures.record(self.peer.ip(), now, limits.ban_after, limits.ban_time);
-        log::info!(
-            "{}: login failed for {user:?} (attempt {}, {from_ip} from this address)",
-            self.peer,
-            self.failed_logins
-        );
+        log::info!("{}", failed_login_line(self.peer, &user, self.failed_logins, from_ip));
         self.phase = Phase::AwaitUser;
         self.busy = Busy::LoginDelay { until: now + login_delay(self.failed_logins.max(from_ip)) };
     }

@@ -121,7 +121,8 @@ fn each_user_sees_only_their_own_root_even_at_the_same_time() {
     assert_eq!(code, 530);
     let log = s.log();
     assert!(!log.contains("pw-alice") && !log.contains("pw-bob"), "a password was logged:\n{log}");
-    assert!(log.contains("proxy login failed for \"alice\""), "{log}");
+    assert!(log.contains("the auth proxy refused \"alice\""), "{log}");
+    assert!(log.contains("login failed for user \"alice\" from 127.0.0.1 port "), "{log}");
 }
 
 #[test]

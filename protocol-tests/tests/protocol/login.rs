@@ -68,3 +68,30 @@ fn reconnecting_does_not_reset_the_login_delay() {
     assert!(t.elapsed() >= Duration::from_millis(1900), "second failure from this IP waits 2 s: {:?}", t.elapsed());
     c.login("alice", "s3cret");
 }
+
+#[test]
+fn failed_logins_are_lines_the_shipped_fail2ban_filter_counts_by_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ftpvfs.log");
+    let s = Server::start(&["--user", "alice", "--pass", "s3cret", "--log-file", log.to_str().unwrap()]);
+    // A user name that tries to fake another address in the line.
+    let forged = "x\" from 10.9.9.9 port 1 (attempt 1, 1 from this address)";
+    for user in ["alice", "mallory", forged] {
+        let mut c = Client::connect(s.addr);
+        assert_eq!(c.cmd(&format!("USER {user}")).code, 331);
+        assert_eq!(c.cmd("PASS wrong").code, 530);
+    }
+    Client::connect(s.addr).login("alice", "s3cret");
+    let failures = || std::fs::read_to_string(&log).unwrap_or_default().matches("login failed for user").count();
+    protocol_tests::wait::wait_until(Duration::from_secs(20), "three failed-login lines", || failures() == 3);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("login failed for user \"mallory\" from 127.0.0.1 port "), "{text}");
+    assert!(!text.contains("s3cret") && !text.contains("PASS wrong"), "no password in the log:\n{text}");
+    let filter = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/fail2ban/filter.d/ftpvfs.conf");
+    let out = protocol_tests::fail2ban_regex().arg("-v").arg(&log).arg(&filter).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("Failregex: 3 total"), "{report}");
+    assert_eq!(report.matches("|      127.0.0.1  ").count(), 3, "every hit is the client's address:\n{report}");
+    assert!(!report.contains("|      10.9.9.9"), "{report}");
+}
