@@ -242,6 +242,7 @@ pub fn session(data: &[u8]) {
         limits: Limits::default(),
         login_failures: Default::default(),
         tls: None,
+        xferlog: None,
     });
     let mut now = Instant::now();
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));

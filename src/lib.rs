@@ -46,6 +46,7 @@ pub mod session;
 pub mod sys;
 pub mod tls;
 pub mod vfs;
+pub mod xferlog;
 
 #[doc(hidden)]
 pub mod fuzzing;

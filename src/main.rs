@@ -84,7 +84,14 @@ fn main() -> ExitCode {
             Err(e) => return fail(&CliError::Fatal(e)),
         }
     };
-    let server = match Server::bind(&config, vfs, limits, tls) {
+    let xferlog = match config.xferlog.as_deref().map(ftpvfs::xferlog::XferLog::open).transpose() {
+        Ok(x) => x,
+        Err(e) => {
+            let path = config.xferlog.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+            return fail(&CliError::Fatal(format!("--xferlog {path}: {e}")));
+        }
+    };
+    let server = match Server::bind(&config, vfs, limits, tls, xferlog) {
         Ok(s) => s,
         Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
     };

@@ -39,6 +39,8 @@ pub struct Config {
     pub log_level: LevelFilter,
     /// `--log-file`: log lines are appended there instead of stderr.
     pub log_file: Option<PathBuf>,
+    /// `--xferlog`: a line per file transfer, in the standard xferlog format.
+    pub xferlog: Option<PathBuf>,
     /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
     pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
     /// `--auth-proxy` program and `--auth-proxy-timeout`.
@@ -169,6 +171,7 @@ impl Config {
             cache,
             log_level: log_level(raw),
             log_file: flag_text(raw, "log-file").filter(|f| !f.is_empty()).map(PathBuf::from),
+            xferlog: flag_text(raw, "xferlog").filter(|f| !f.is_empty()).map(PathBuf::from),
             tls: tls_config(raw)?,
         })
     }

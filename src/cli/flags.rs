@@ -215,6 +215,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         "Time to wait for in-sequence write before giving error (FTP writes are always in sequence)",
         Now,
     ),
+    flag(
+        "xferlog",
+        Text,
+        "",
+        "[ftpvfs] Append a line per file transfer to this file, in the standard xferlog format",
+        Now,
+    ),
     FlagDef {
         name: "verbose",
         short: Some('v'),

@@ -56,7 +56,13 @@ impl Server {
     ///
     /// # Errors
     /// The address cannot be bound, or the poll, waker, signals or threads cannot be set up.
-    pub fn bind(config: &Config, vfs: Option<Arc<Vfs>>, limits: Limits, tls: Option<TlsContext>) -> io::Result<Server> {
+    pub fn bind(
+        config: &Config,
+        vfs: Option<Arc<Vfs>>,
+        limits: Limits,
+        tls: Option<TlsContext>,
+        xferlog: Option<crate::xferlog::XferLog>,
+    ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
         let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
@@ -95,6 +101,7 @@ impl Server {
             limits,
             login_failures: Default::default(),
             tls: tls.as_ref().map(|t| t.policy),
+            xferlog,
         });
         let ctx = Ctx {
             registry: poll.registry().try_clone()?,

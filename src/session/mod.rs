@@ -55,6 +55,8 @@ pub struct Shared {
     pub login_failures: crate::auth::failures::LoginFailures,
     /// TLS policy when a certificate is configured; `None` means no FTPS.
     pub tls: Option<crate::tls::TlsPolicy>,
+    /// `--xferlog`: a line per file transfer.
+    pub xferlog: Option<crate::xferlog::XferLog>,
 }
 
 /// Something the reactor must do for a session.
@@ -113,6 +115,8 @@ pub struct Session {
     /// Unknown commands, and commands refused before login (see `count_bad_command`).
     bad_commands: u32,
     transfer_bytes: u64,
+    /// The file transfer running (path, start, upload), for `--xferlog`.
+    file_transfer: Option<(String, Instant, bool)>,
     /// The control connection is (or is becoming) TLS.
     tls_active: bool,
     /// PBSZ was given since AUTH.
@@ -145,6 +149,7 @@ impl Session {
             last_activity: now,
             failed_logins: 0,
             quit_after_transfer: false,
+            file_transfer: None,
             vfs: None,
             shutdown_after_busy: false,
             bad_commands: 0,

@@ -29,6 +29,7 @@ impl Harness {
             limits: Limits::default(),
             login_failures: Default::default(),
             tls: None,
+            xferlog: None,
         });
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();

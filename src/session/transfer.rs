@@ -15,7 +15,7 @@ use crate::ftp::args::TransferType;
 use crate::ftp::command::Command;
 use crate::ftp::reply::ReplyCode;
 use crate::session::jobs::{Job, JobOutput, JobResult};
-use crate::session::state::{Busy, Pending, TransferKind};
+use crate::session::state::{Busy, Pending, Phase, TransferKind};
 use crate::session::{Action, DataSetup, Session};
 use crate::vfs::VfsPath;
 
@@ -52,6 +52,7 @@ impl Session {
     pub(super) fn retr_opened(&mut self, path: VfsPath, result: JobResult) {
         match result {
             Ok(JobOutput::Reader(stream, entry)) => {
+                self.file_transfer = Some((path.to_string(), Instant::now(), false));
                 let ascii = self.transfer_type == TransferType::Ascii;
                 let mode = if ascii { "ASCII" } else { "BINARY" };
                 self.begin_transfer(
@@ -105,6 +106,7 @@ impl Session {
     pub(super) fn store_opened(&mut self, unique: bool, result: JobResult) {
         match result {
             Ok(JobOutput::Writer(stream, path)) => {
+                self.file_transfer = Some((path.to_string(), Instant::now(), true));
                 let ascii = self.transfer_type == TransferType::Ascii;
                 // RFC 1123 §4.1.2.9: STOU's 150 names the file.
                 let text =
@@ -162,6 +164,7 @@ impl Session {
     /// The reactor finished, failed or aborted the transfer.
     pub fn on_transfer_done(&mut self, outcome: TransferOutcome, now: Instant) {
         self.last_activity = now;
+        self.log_file_transfer(&outcome, now);
         match std::mem::replace(&mut self.busy, Busy::Idle) {
             Busy::Aborting => {
                 if let TransferOutcome::Complete { bytes } = outcome {
@@ -182,6 +185,33 @@ impl Session {
             self.quit();
         }
         self.maybe_finish_shutdown();
+    }
+
+    /// The `--xferlog` line of a RETR or STOR that reached its data connection.
+    fn log_file_transfer(&mut self, outcome: &TransferOutcome, now: Instant) {
+        let Some((path, started, upload)) = self.file_transfer.take() else { return };
+        let Some(xferlog) = &self.shared.xferlog else { return };
+        let (bytes, complete) = match outcome {
+            TransferOutcome::Complete { bytes } => (*bytes, true),
+            TransferOutcome::NoConnection(_) | TransferOutcome::TlsRefused(_) => return,
+            TransferOutcome::ClosedByPeer { bytes } => (*bytes, false),
+            _ => (self.transfer_bytes, false),
+        };
+        let user = match &self.phase {
+            Phase::LoggedIn { user } | Phase::AwaitRnto { user, .. } => user.as_str(),
+            _ => "",
+        };
+        xferlog.record(&crate::xferlog::Transfer {
+            end: std::time::SystemTime::now(),
+            took: now.saturating_duration_since(started),
+            client: self.peer.ip(),
+            bytes,
+            path: &path,
+            ascii: self.transfer_type == TransferType::Ascii,
+            upload,
+            user,
+            complete,
+        });
     }
 
     fn transfer_reply(&mut self, kind: TransferKind, outcome: TransferOutcome) {

@@ -279,3 +279,43 @@ fn epsv_all_refuses_pasv_port_and_eprt_afterwards() {
     assert_eq!(c.reply().code, 226);
     assert_eq!(got, b"x");
 }
+
+#[test]
+fn xferlog_has_a_standard_line_per_file_transfer() {
+    let dir = tempfile::tempdir().unwrap();
+    let xferlog = dir.path().join("xferlog");
+    let s = Server::start(&["--user", "alice", "--pass", "pw", "--xferlog", xferlog.to_str().unwrap()]);
+    std::fs::write(s.path().join("big.bin"), pattern(64 << 20, 5)).unwrap();
+    let mut c = Client::connect(s.addr);
+    c.login("alice", "pw");
+    let data = pattern(300_000, 4);
+    c.store("STOR scan 01.pdf", &data);
+    assert_eq!(c.retr("scan 01.pdf"), data);
+    c.cmd("TYPE A");
+    assert!(!c.listing("LIST").is_empty(), "listings are not file transfers");
+    let lines = || std::fs::read_to_string(&xferlog).unwrap_or_default();
+    wait_until(Duration::from_secs(10), "two xferlog lines", || lines().lines().count() == 2);
+    let text = lines();
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    for (row, direction) in rows.iter().zip(["i", "o"]) {
+        // ctime (5 fields), seconds, host, bytes, path, type, action, direction, mode, user,
+        // service, auth method, auth user, status: 18 fields split on blanks.
+        assert_eq!(row.len(), 18, "{text}");
+        assert!(row[5].parse::<u64>().unwrap() >= 1);
+        assert_eq!(
+            &row[6..],
+            ["127.0.0.1", "300000", "/scan_01.pdf", "b", "_", direction, "r", "alice", "ftp", "0", "*", "c"]
+        );
+    }
+    // A file the client stops reading part way is logged as incomplete.
+    c.cmd("TYPE I");
+    let (mut conn, r) = c.open_data("RETR big.bin");
+    assert_eq!(r.code, 150);
+    let mut first = vec![0u8; 1 << 20];
+    conn.read_exact(&mut first).unwrap();
+    drop(conn);
+    let _ = c.reply();
+    wait_until(Duration::from_secs(10), "the third line", || lines().lines().count() == 3);
+    let last = lines().lines().nth(2).unwrap().to_string();
+    assert!(last.contains(" /big.bin b _ o r alice ftp 0 * i"), "{last}");
+}
