@@ -61,6 +61,11 @@ fn main() -> ExitCode {
     if let Err(e) = ftpvfs::logging::init(config.log_level, config.log_file.as_deref()) {
         return fail(&CliError::Fatal(e));
     }
+    // Before any thread starts: systemd's variables are read and removed from the environment.
+    let systemd = match ftpvfs::server::systemd::take_from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(&CliError::Fatal(e.to_string())),
+    };
     let limits = match cli::config::limits_from_args(&raw, Limits::default()) {
         Ok(l) => l,
         Err(e) => return fail(&e),
@@ -91,7 +96,7 @@ fn main() -> ExitCode {
             return fail(&CliError::Fatal(format!("--xferlog {path}: {e}")));
         }
     };
-    let server = match Server::bind(&config, vfs, limits, tls, xferlog) {
+    let server = match Server::bind(&config, vfs, limits, tls, xferlog, systemd) {
         Ok(s) => s,
         Err(e) => return fail(&CliError::Fatal(format!("cannot listen on {}: {e}", config.addr))),
     };

@@ -364,6 +364,45 @@ pub fn return_large_buffers_to_the_system() {
     }
 }
 
+/// A listening TCP socket inherited at descriptor `fd` (systemd socket activation): checked to
+/// be an open listening stream socket, then made close-on-exec and non-blocking.
+///
+/// # Errors
+/// `fd` is not open, or not a listening stream socket.
+pub fn inherited_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: F_GETFD/F_SETFD read and set descriptor flags; no memory is touched.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and was handed to this process by its
+    // parent (LISTEN_PID names us); nothing else in the process owns it.
+    let socket = socket2::Socket::from(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    if socket.r#type()? != socket2::Type::STREAM || !socket.is_listener()? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} is not a listening TCP socket"),
+        ));
+    }
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// CLOCK_MONOTONIC in microseconds (what systemd's `MONOTONIC_USEC=` wants with `RELOADING=1`).
+pub fn monotonic_usec() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    (ts.tv_sec as u64).saturating_mul(1_000_000).saturating_add(ts.tv_nsec as u64 / 1000)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -36,6 +36,8 @@ mod remotes; // :memory:, config-file and env remotes, connection strings, obscu
 mod s3_backend; // the s3 remote on rclone serve s3 and moto: interop, multipart, faults, credentials
 #[path = "protocol/security.rs"]
 mod security; // every safety refusal
+#[path = "protocol/systemd.rs"]
+mod systemd; // socket activation by systemd-socket-activate, and the notify protocol
 #[path = "protocol/tls.rs"]
 mod tls; // FTPS: explicit and implicit TLS, PROT, session reuse, reload
 #[path = "protocol/transfer.rs"]

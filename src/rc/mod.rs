@@ -53,12 +53,19 @@ pub struct Pending {
 }
 
 impl RcServer {
-    /// Binds the listener and registers it.
+    /// Binds the listener (or takes `inherited`, systemd's socket for it) and registers it.
     ///
     /// # Errors
     /// The address cannot be bound.
-    pub fn bind(opts: &RcOptions, registry: &Registry) -> io::Result<RcServer> {
-        let mut listener = crate::data::passive_pool::listen(opts.addr, 64)?;
+    pub fn bind(
+        opts: &RcOptions,
+        registry: &Registry,
+        inherited: Option<std::net::TcpListener>,
+    ) -> io::Result<RcServer> {
+        let mut listener = match inherited {
+            Some(l) => mio::net::TcpListener::from_std(l),
+            None => crate::data::passive_pool::listen(opts.addr, 64)?,
+        };
         let local_addr = listener.local_addr()?;
         registry.register(&mut listener, token::RC_LISTENER, Interest::READABLE)?;
         Ok(RcServer {

@@ -6,6 +6,7 @@ pub mod limits;
 mod reactor;
 mod remote_control;
 pub mod stats;
+pub mod systemd;
 pub mod timers;
 pub mod token;
 pub mod workers;
@@ -48,6 +49,8 @@ pub struct Server {
     rc: Option<crate::rc::RcServer>,
     /// rc `core/quit` was asked: stop as on SIGTERM.
     quit_requested: bool,
+    /// systemd's `NOTIFY_SOCKET`, when set.
+    notifier: Option<systemd::Notifier>,
 }
 
 impl Server {
@@ -62,10 +65,18 @@ impl Server {
         limits: Limits,
         tls: Option<TlsContext>,
         xferlog: Option<crate::xferlog::XferLog>,
+        sockets: systemd::Activation,
     ) -> io::Result<Server> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), token::WAKER)?);
-        let mut listener = crate::data::passive_pool::listen(config.addr, 1024)?;
+        let mut listener = match sockets.ftp {
+            // Socket activation: systemd's socket replaces --addr.
+            Some(l) => {
+                socket2::SockRef::from(&l).set_tcp_nodelay(true)?;
+                TcpListener::from_std(l)
+            }
+            None => crate::data::passive_pool::listen(config.addr, 1024)?,
+        };
         // Clients send ABOR (or IAC IP, IAC DM) as TCP urgent data; Python's ftplib sends the
         // whole "ABOR\r\n" that way. Keep the urgent byte in the normal stream, or the line
         // would lose its final LF. Set here, it is copied to every accepted control connection.
@@ -115,7 +126,7 @@ impl Server {
         };
         let rc = match &config.rc {
             Some(opts) => {
-                let rc = crate::rc::RcServer::bind(opts, poll.registry())?;
+                let rc = crate::rc::RcServer::bind(opts, poll.registry(), sockets.rc)?;
                 log::info!(
                     "Serving remote control on http://{}/ ({})",
                     rc.local_addr,
@@ -140,6 +151,7 @@ impl Server {
             timers: Timers::default(),
             rc,
             quit_requested: false,
+            notifier: sockets.notifier,
         })
     }
 

@@ -24,9 +24,20 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut shutdown_deadline: Option<Instant> = None;
         let mut accept_paused_until: Option<Instant> = None;
+        self.notify(&format!("READY=1\nSTATUS=Serving FTP on {}", self.local_addr));
+        let watchdog = self.notifier.as_ref().and_then(|n| n.watchdog);
+        let mut next_watchdog = watchdog.map(|every| Instant::now() + every);
         loop {
             let now = Instant::now();
-            let wake_at = [self.timers.next(), shutdown_deadline, accept_paused_until].into_iter().flatten().min();
+            if let (Some(at), Some(every)) = (next_watchdog, watchdog) {
+                if now >= at {
+                    // From the loop itself: a loop that stops turning stops the pings.
+                    self.notify("WATCHDOG=1");
+                    next_watchdog = Some(now + every);
+                }
+            }
+            let wake_at =
+                [self.timers.next(), shutdown_deadline, accept_paused_until, next_watchdog].into_iter().flatten().min();
             let timeout = wake_at.map(|t| t.saturating_duration_since(now));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -220,6 +231,19 @@ impl Server {
     /// SIGHUP: flush every cached directory listing, and re-read the TLS certificate and key (a
     /// bad new file keeps the old ones).
     fn on_sighup(&mut self) {
+        self.notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", crate::sys::monotonic_usec()));
+        self.reload();
+        self.notify("READY=1");
+    }
+
+    /// Tells systemd (`NOTIFY_SOCKET`) a state change, when it listens.
+    fn notify(&self, state: &str) {
+        if let Some(n) = &self.notifier {
+            n.send(state);
+        }
+    }
+
+    fn reload(&mut self) {
         if let Some(vfs) = &self.ctx.shared.vfs {
             vfs.forget_all();
         }
@@ -236,6 +260,7 @@ impl Server {
     }
 
     fn begin_shutdown(&mut self, now: Instant) {
+        self.notify("STOPPING=1");
         log::info!("Stopping FTP on {}: no new connections; waiting for transfers to finish", self.local_addr);
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
