@@ -189,8 +189,14 @@ impl Drop for Server {
 /// Runs the ftpvfs binary with `args` (no server expected to stay up) and returns
 /// (exit code, stdout, stderr). A process still running after 20 s is killed and the test fails.
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    run_cli_env(args, &[])
+}
+
+/// As [`run_cli`], with extra environment variables.
+pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut child = Command::new(binary())
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -167,7 +167,36 @@ fn parse_serve(parser: &mut lexopt::Parser) -> Result<Invocation, CliError> {
         };
         raw.values.insert(def.name, value);
     }
+    defaults_from_env(&mut raw, &|name| std::env::var(name).ok())?;
+    // Secrets given this way stay out of the environment of the programs ftpvfs starts (the
+    // auth proxy's); nothing else runs yet.
+    for secret in ["RCLONE_PASS", "RCLONE_RC_PASS"] {
+        std::env::remove_var(secret);
+    }
     Ok(Invocation::Serve(raw))
+}
+
+/// rclone's rule for every flag not given on the command line: `RCLONE_<FLAG>` (upper case,
+/// `-` as `_`: `RCLONE_PASS`, `RCLONE_VFS_CACHE_MODE`) sets it. This keeps secrets such as
+/// `--pass` off command lines, which every local user can read.
+fn defaults_from_env(raw: &mut RawArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<(), CliError> {
+    for def in flags::SERVE_FLAGS {
+        if raw.given(def.name) {
+            continue;
+        }
+        let var = format!("RCLONE_{}", def.name.to_ascii_uppercase().replace('-', "_"));
+        let Some(text) = env(&var).filter(|v| !v.is_empty()) else { continue };
+        let value = match def.kind {
+            ValueKind::Count => self::Value::Count(
+                text.trim()
+                    .parse()
+                    .map_err(|_| CliError::Usage(format!("invalid value {text:?} in ${var}: expected a count")))?,
+            ),
+            _ => check_value(def, &text).map_err(|e| CliError::Usage(format!("{e} (from ${var})")))?,
+        };
+        raw.values.insert(def.name, value);
+    }
+    Ok(())
 }
 
 fn text_of(def: &FlagDef, v: OsString) -> Result<String, CliError> {
@@ -223,6 +252,26 @@ mod tests {
         ] {
             assert!(matches!(serve(args), Err(CliError::Usage(_))), "{args:?} should be refused");
         }
+    }
+
+    #[test]
+    fn flags_not_given_come_from_rclone_environment_variables() {
+        let env = |name: &str| match name {
+            "RCLONE_PASS" => Some("from-env".to_string()),
+            "RCLONE_READ_ONLY" => Some("true".to_string()),
+            "RCLONE_ADDR" => Some(":9".to_string()),
+            "RCLONE_VERBOSE" => Some("2".to_string()),
+            _ => None,
+        };
+        let mut raw = serve(&["x", "--addr", ":0"]).unwrap();
+        defaults_from_env(&mut raw, &env).unwrap();
+        assert_eq!(raw.values["pass"], Value::Text("from-env".into()));
+        assert_eq!(raw.values["read-only"], Value::Bool(true));
+        assert_eq!(raw.values["addr"], Value::Text(":0".into()), "the command line wins");
+        assert_eq!(raw.values["verbose"], Value::Count(2));
+        let bad = |name: &str| (name == "RCLONE_DIR_CACHE_TIME").then(|| "soon".to_string());
+        let err = defaults_from_env(&mut serve(&["x"]).unwrap(), &bad).unwrap_err().to_string();
+        assert!(err.contains("$RCLONE_DIR_CACHE_TIME"), "{err}");
     }
 
     #[test]

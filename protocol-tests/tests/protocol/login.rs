@@ -95,3 +95,24 @@ fn failed_logins_are_lines_the_shipped_fail2ban_filter_counts_by_address() {
     assert_eq!(report.matches("|      127.0.0.1  ").count(), 3, "every hit is the client's address:\n{report}");
     assert!(!report.contains("|      10.9.9.9"), "{report}");
 }
+
+#[test]
+fn the_account_can_come_from_rclones_environment_variables() {
+    // rclone's RCLONE_<FLAG> rule keeps the password off the command line (world-readable).
+    let s = Server::start_remote(
+        &tempfile::tempdir().unwrap().path().display().to_string(),
+        &[],
+        &[("RCLONE_USER", "scan"), ("RCLONE_PASS", "from-the-environment")],
+    );
+    let mut c = Client::connect(s.addr);
+    c.login("scan", "from-the-environment");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", s.pid())).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("from-the-environment"));
+    let mut c = Client::connect(s.addr);
+    assert_eq!(c.cmd("USER scan").code, 331);
+    assert_eq!(c.cmd("PASS wrong").code, 530);
+    let (code, _, err) =
+        protocol_tests::run_cli_env(&["serve", ".", "--addr", "127.0.0.1:0"], &[("RCLONE_DIR_CACHE_TIME", "soon")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("$RCLONE_DIR_CACHE_TIME"), "{err}");
+}

@@ -85,3 +85,24 @@ fn socket_activation_and_the_notify_protocol() {
     let log: Vec<String> = rx.try_iter().collect();
     assert!(log.iter().any(|l| l.contains(&format!("Serving FTP on {addr}"))), "served on the passed socket: {log:?}");
 }
+
+#[test]
+fn the_shipped_units_pass_systemd_analyze_verify() {
+    assert!(have("systemd-analyze"), "systemd-analyze (Debian's systemd package) is needed");
+    let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/systemd");
+    let dir = tempfile::tempdir().unwrap();
+    for unit in ["ftpvfs.socket", "ftpvfs.service"] {
+        // Point ExecStart at the binary under test (verify checks that it exists).
+        let text = std::fs::read_to_string(dist.join(unit)).unwrap();
+        let text = text.replace("/usr/local/bin/ftpvfs", binary().to_str().unwrap());
+        std::fs::write(dir.path().join(unit), text).unwrap();
+    }
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(dir.path().join("ftpvfs.socket"))
+        .arg(dir.path().join("ftpvfs.service"))
+        .output()
+        .unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "systemd-analyze verify: {said}");
+}
