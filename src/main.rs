@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    if let Err(e) = ftpvfs::logging::init(config.log_level, config.log_file.as_deref()) {
+    if let Err(e) = ftpvfs::logging::init(config.log_level, &config.log) {
         return fail(&CliError::Fatal(e));
     }
     // Before any thread starts: systemd's variables are read and removed from the environment.

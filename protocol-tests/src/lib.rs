@@ -361,3 +361,13 @@ pub fn fail2ban_regex() -> Command {
     cmd.arg(root.join("usr/bin/fail2ban-regex")).env("PYTHONPATH", root.join("usr/lib/python3/dist-packages"));
     cmd
 }
+
+/// fail2ban's own `filter.d` (with `common.conf`, which filters include): the system's when
+/// fail2ban is installed, else the one unpacked by test-all.sh.
+pub fn fail2ban_filter_dir() -> PathBuf {
+    if have("fail2ban-regex") {
+        return PathBuf::from("/etc/fail2ban/filter.d");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    PathBuf::from(home).join(".cache/ftpvfs-tests/fail2ban/etc/fail2ban/filter.d")
+}

@@ -37,8 +37,8 @@ pub struct Config {
     pub vfs: VfsOptions,
     /// Log verbosity from `-v`/`--log-level` (RUST_LOG wins when set).
     pub log_level: LevelFilter,
-    /// `--log-file`: log lines are appended there instead of stderr.
-    pub log_file: Option<PathBuf>,
+    /// Where log lines go and how they look (`--log-file`, `--syslog`, `--log-format`).
+    pub log: crate::logging::LogOptions,
     /// `--xferlog`: a line per file transfer, in the standard xferlog format.
     pub xferlog: Option<PathBuf>,
     /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
@@ -170,7 +170,7 @@ impl Config {
             rc: rc_options(raw)?,
             cache,
             log_level: log_level(raw),
-            log_file: flag_text(raw, "log-file").filter(|f| !f.is_empty()).map(PathBuf::from),
+            log: log_options(raw)?,
             xferlog: flag_text(raw, "xferlog").filter(|f| !f.is_empty()).map(PathBuf::from),
             tls: tls_config(raw)?,
         })
@@ -437,6 +437,25 @@ fn parse_addr(flag: &str, text: &str) -> Result<SocketAddr, CliError> {
         },
     };
     Ok(SocketAddr::new(ip, port))
+}
+
+fn log_options(raw: &RawArgs) -> Result<crate::logging::LogOptions, CliError> {
+    let mut format = match flag_text(raw, "log-format") {
+        Some(text) => crate::logging::LogFormat::parse(&text).map_err(CliError::Usage)?,
+        None => crate::logging::LogFormat::default(),
+    };
+    format.json |= flag_bool(raw, "use-json-log");
+    let syslog = if flag_bool(raw, "syslog") {
+        let facility = flag_text(raw, "syslog-facility").unwrap_or_else(|| "DAEMON".into());
+        Some(crate::logging::syslog_facility(&facility).map_err(CliError::Usage)?)
+    } else {
+        None
+    };
+    let file = flag_text(raw, "log-file").filter(|f| !f.is_empty()).map(PathBuf::from);
+    if syslog.is_some() && file.is_some() {
+        return Err(CliError::Usage("--syslog and --log-file cannot be used together".into()));
+    }
+    Ok(crate::logging::LogOptions { file, syslog, format })
 }
 
 fn log_level(raw: &RawArgs) -> LevelFilter {

@@ -108,6 +108,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("implicit-tls", Bool, "", "[ftpvfs] TLS from the first byte on --addr (as rclone), not AUTH TLS", Now),
     flag("key", Text, "", "TLS PEM Private key", Now),
     flag("log-file", Text, "", "Log everything to this file (appended; created 0640)", Now),
+    flag(
+        "log-format",
+        Text,
+        "date,time",
+        "Comma separated list of log format options (date,time,microseconds,UTC,pid,nolevel,json)",
+        Now,
+    ),
     flag("log-level", LogLevel, "NOTICE", "Log level DEBUG|INFO|NOTICE|ERROR", Now),
     flag("login-timeout", Duration, "1m0s", "[ftpvfs] Close a session not logged in this long after connecting", Now),
     flag(
@@ -159,6 +166,8 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("rc-pass", Text, "", "Password for the rc server's Basic auth", Now),
     flag("rc-user", Text, "", "User name for the rc server's Basic auth", Now),
     flag("read-only", Bool, "", "Only allow read-only access", Now),
+    flag("syslog", Bool, "", "Use Syslog for logging", Now),
+    flag("syslog-facility", Text, "DAEMON", "Facility for syslog, e.g. KERN,USER,...", Now),
     flag("timeout", Duration, "5m0s", "IO idle timeout of the remote's connections (the HTTP remotes)", Now),
     flag(
         "tls-optional",
@@ -177,6 +186,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("transfers", Int, "4", "Number of file transfers to run in parallel", Now),
     flag("uid", Int, "", "Override the uid field set by the filesystem (default: the current uid)", Now),
     flag("umask", Mode, "", "Override the permission bits set by the filesystem (default: the process umask)", Now),
+    flag("use-json-log", Bool, "", "Use json log format", Now),
     flag(
         "use-server-modtime",
         Bool,

@@ -87,7 +87,16 @@ fn failed_logins_are_lines_the_shipped_fail2ban_filter_counts_by_address() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("login failed for user \"mallory\" from 127.0.0.1 port "), "{text}");
     assert!(!text.contains("s3cret") && !text.contains("PASS wrong"), "no password in the log:\n{text}");
-    let filter = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/fail2ban/filter.d/ftpvfs.conf");
+    // Installed as fail2ban wants it: beside fail2ban's common.conf, which it includes.
+    let filters = dir.path().join("filter.d");
+    std::fs::create_dir_all(&filters).unwrap();
+    std::fs::copy(protocol_tests::fail2ban_filter_dir().join("common.conf"), filters.join("common.conf")).unwrap();
+    let filter = filters.join("ftpvfs.conf");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/fail2ban/filter.d/ftpvfs.conf"),
+        &filter,
+    )
+    .unwrap();
     let out = protocol_tests::fail2ban_regex().arg("-v").arg(&log).arg(&filter).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{report}{}", String::from_utf8_lossy(&out.stderr));
@@ -115,4 +124,65 @@ fn the_account_can_come_from_rclones_environment_variables() {
         protocol_tests::run_cli_env(&["serve", ".", "--addr", "127.0.0.1:0"], &[("RCLONE_DIR_CACHE_TIME", "soon")]);
     assert_eq!(code, 2);
     assert!(err.contains("$RCLONE_DIR_CACHE_TIME"), "{err}");
+}
+
+#[test]
+fn syslog_gets_each_line_with_the_facility_and_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("log");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    syslog.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut child = std::process::Command::new(protocol_tests::binary())
+        .args(["serve", dir.path().to_str().unwrap(), "--addr", "127.0.0.1:0", "--syslog", "--syslog-facility", "FTP"])
+        .args(["--user", "alice", "--pass", "s3cret"])
+        .env("FTPVFS_SYSLOG_SOCKET", &socket_path)
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 2048];
+    let mut next = |what: &str| -> String {
+        while Instant::now() < deadline {
+            if let Ok(n) = syslog.recv(&mut buf) {
+                let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if line.contains(what) {
+                    return line;
+                }
+            }
+        }
+        panic!("no syslog line with {what:?}");
+    };
+    let serving = next("Serving FTP on ");
+    // FTP is facility 11, INFO is rclone's NOTICE (5): 11 * 8 + 5.
+    assert!(serving.starts_with(&format!("<93>ftpvfs[{pid}]: INFO : Serving FTP on 127.0.0.1:")), "{serving}");
+    let addr: std::net::SocketAddr =
+        serving.split("Serving FTP on ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    let mut c = Client::connect(addr);
+    assert_eq!(c.cmd("USER bob").code, 331);
+    assert_eq!(c.cmd("PASS nope").code, 530);
+    let failed = next("login failed");
+    assert!(
+        failed.starts_with(&format!("<93>ftpvfs[{pid}]: INFO : login failed for user \"bob\" from 127.0.0.1 port ")),
+        "{failed}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn json_log_lines_as_rclones_use_json_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.json");
+    let s = Server::start(&["--use-json-log", "--log-file", log.to_str().unwrap()]);
+    drop(Client::connect(s.addr));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["level"], "info", "{text}");
+    assert_eq!(first["source"], "ftpvfs");
+    assert!(text.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "{text}");
+    let (code, _, err) = protocol_tests::run_cli(&["serve", ".", "--log-format", "date,shortfile"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not supported yet"), "{err}");
 }
