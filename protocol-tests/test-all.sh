@@ -56,6 +56,16 @@ if ! command -v fail2ban-regex >/dev/null && [ ! -x "$f2b/usr/bin/fail2ban-regex
     dpkg-deb -x "$tmp"/fail2ban_*.deb "$f2b"
     rm -rf "$tmp"
 fi
+# promtool, to check /metrics: Debian's prometheus package unpacked the same way.
+prom="$HOME/.cache/ftpvfs-tests/prometheus"
+if ! command -v promtool >/dev/null && [ ! -x "$prom/usr/bin/promtool" ]; then
+    echo "== unpacking Debian's prometheus (for promtool) into $prom (not installed)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq prometheus); }
+    mkdir -p "$prom"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$prom"
+    rm -rf "$tmp"
+fi
 echo "== build"
 cargo build --workspace --all-targets
 echo "== test"

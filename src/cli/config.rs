@@ -389,7 +389,7 @@ fn cache_options(
 
 /// `--rc`, `--rc-addr`, `--rc-user`, `--rc-pass`, `--rc-no-auth`: no auth must be asked for.
 fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
-    let given = ["rc-addr", "rc-user", "rc-pass", "rc-no-auth"].into_iter().find(|f| raw.given(f));
+    let given = ["rc-addr", "rc-user", "rc-pass", "rc-no-auth", "rc-enable-metrics"].into_iter().find(|f| raw.given(f));
     if !flag_bool(raw, "rc") {
         return match given {
             Some(f) => Err(CliError::Usage(format!("--{f} needs --rc"))),
@@ -412,7 +412,7 @@ fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
             ))
         }
     };
-    Ok(Some(crate::rc::RcOptions { addr, auth }))
+    Ok(Some(crate::rc::RcOptions { addr, auth, metrics: flag_bool(raw, "rc-enable-metrics") }))
 }
 
 /// Parses the listen address of flag `--{flag}` (`--addr`, `--rc-addr`): `host:port`, `:port`

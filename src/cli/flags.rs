@@ -162,6 +162,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
     flag("rc", Bool, "", "Enable the remote control server", Now),
     flag("rc-addr", Text, "localhost:5572", "IPaddress:Port or :Port to bind the rc server to", Now),
+    flag("rc-enable-metrics", Bool, "", "Enable the Prometheus metrics path at the remote control server", Now),
     flag("rc-no-auth", Bool, "", "Don't require auth for the rc server (must be asked for)", Now),
     flag("rc-pass", Text, "", "Password for the rc server's Basic auth", Now),
     flag("rc-user", Text, "", "User name for the rc server's Basic auth", Now),

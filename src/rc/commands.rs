@@ -46,7 +46,7 @@ fn fail(command: &str, params: &Map<String, Value>, status: u16, message: &str) 
 }
 
 /// Every VFS the command acts on: the served one, or every cached auth-proxy login's.
-fn vfses(shared: &Shared) -> Vec<Arc<Vfs>> {
+pub(crate) fn vfses(shared: &Shared) -> Vec<Arc<Vfs>> {
     let mut all: Vec<Arc<Vfs>> = shared.vfs.iter().cloned().collect();
     if let Some(proxy) = &shared.proxy {
         all.extend(proxy.vfses());

@@ -124,6 +124,15 @@ fn percent_decode(s: &str) -> Result<String, BadRequest> {
     String::from_utf8(out).map_err(|_| BadRequest::Malformed("parameters must be UTF-8"))
 }
 
+/// A whole 200 response with a text body of `content_type` (`/metrics`).
+pub fn text_response(content_type: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// A whole HTTP response with a JSON body.
 pub fn response(status: u16, body: &Value) -> Vec<u8> {
     let reason = match status {

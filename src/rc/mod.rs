@@ -7,6 +7,7 @@
 pub mod client;
 pub mod commands;
 pub mod http;
+pub mod metrics;
 
 use std::io;
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub struct RcOptions {
     pub addr: SocketAddr,
     /// `--rc-user`/`--rc-pass`; `None` with `--rc-no-auth`.
     pub auth: Option<(String, Secret<String>)>,
+    /// `--rc-enable-metrics`: `GET /metrics` in the Prometheus format, with the same auth.
+    pub metrics: bool,
 }
 
 /// The rc listener and its connections.
@@ -38,6 +41,7 @@ pub struct RcServer {
     free: Vec<usize>,
     next_generation: u64,
     auth: Option<(String, Secret<String>)>,
+    metrics: bool,
     /// The bound address (with the real port when `:0` was asked).
     pub local_addr: SocketAddr,
 }
@@ -74,6 +78,7 @@ impl RcServer {
             free: Vec::new(),
             next_generation: 1,
             auth: opts.auth.clone(),
+            metrics: opts.metrics,
             local_addr,
         })
     }
@@ -146,6 +151,11 @@ impl RcServer {
             let _ = registry.deregister(&mut conn.stream);
             self.free.push(slot);
         }
+    }
+
+    /// Whether `GET /metrics` is served (`--rc-enable-metrics`).
+    pub fn metrics(&self) -> bool {
+        self.metrics
     }
 
     /// Whether the request carries the credentials (always, under `--rc-no-auth`).

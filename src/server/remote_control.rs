@@ -21,6 +21,15 @@ impl Server {
                 log::info!("rc: refused {:?}: missing or wrong credentials", req.command);
                 (401, commands::error_body(401, &req.command, &serde_json::Map::new(), "authentication required"))
             }
+            Ok(req) if req.command == "metrics" && req.method == "GET" && rc.metrics() => {
+                let transferring = self.conns.iter().flatten().filter(|c| c.in_transfer()).count();
+                let ctx =
+                    RcContext { shared: &self.ctx.shared, stats: self.ctx.stats, sessions: self.live, transferring };
+                let body = crate::rc::metrics::render(&ctx);
+                let reply = crate::rc::http::text_response("text/plain; version=0.0.4; charset=utf-8", &body);
+                rc.respond(slot, pending.generation, reply, &self.ctx.registry);
+                return;
+            }
             Ok(req) if req.method != "POST" => {
                 (405, commands::error_body(405, &req.command, &req.params, "rc commands must be sent with POST"))
             }

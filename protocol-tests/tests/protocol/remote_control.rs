@@ -169,3 +169,89 @@ fn rclone_rc_is_a_client_and_core_quit_stops_the_server() {
     let status = s.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
+
+/// promtool: on PATH, else Debian's prometheus package unpacked by test-all.sh.
+fn promtool() -> Command {
+    if have("promtool") {
+        return Command::new("promtool");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    Command::new(std::path::Path::new(&home).join(".cache/ftpvfs-tests/prometheus/usr/bin/promtool"))
+}
+
+/// One sample's value in a Prometheus text body.
+fn sample(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn metrics_in_the_prometheus_format_move_with_transfers() {
+    let (s, url) = start(&CREDS.iter().copied().chain(["--rc-enable-metrics"]).collect::<Vec<_>>());
+    let metrics = || run_ok(Command::new("curl").args(["-sS", "-f", "-u", "admin:s3cret", &format!("{url}metrics")]));
+    let before = metrics();
+    let mut c = Client::login_anonymous(s.addr);
+    c.store("STOR m.bin", &pattern(123_456, 9));
+    let (_d, r) = c.open_data("RETR missing.bin");
+    assert_eq!(r.code, 550);
+    let after = metrics();
+    // A download the client breaks off is an error, not a transferred file.
+    c.store("STOR big.bin", &pattern(64 << 20, 10));
+    let mid = metrics();
+    let (mut conn, r) = c.open_data("RETR big.bin");
+    assert_eq!(r.code, 150);
+    let mut first = [0u8; 1 << 16];
+    conn.read_exact(&mut first).unwrap();
+    drop(conn);
+    assert_eq!(c.reply().code, 426);
+    let broken = metrics();
+    assert_eq!(sample(&broken, "rclone_files_transferred_total"), sample(&mid, "rclone_files_transferred_total"));
+    assert_eq!(sample(&broken, "rclone_errors_total"), sample(&mid, "rclone_errors_total") + 1.0);
+    for family in ["rclone_bytes_transferred_total", "rclone_files_transferred_total"] {
+        assert!(after.contains(&format!("# TYPE {family} counter")), "{after}");
+    }
+    assert_eq!(
+        sample(&after, "rclone_bytes_transferred_total") - sample(&before, "rclone_bytes_transferred_total"),
+        123_456.0
+    );
+    assert_eq!(
+        sample(&after, "rclone_files_transferred_total") - sample(&before, "rclone_files_transferred_total"),
+        1.0
+    );
+    assert_eq!(sample(&after, "ftpvfs_sessions_open"), 1.0);
+    assert!(sample(&after, "process_resident_memory_bytes") > 1e6);
+    let mut check = promtool()
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    check.stdin.take().unwrap().write_all(after.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same credentials as the rc; and no /metrics without the flag.
+    let status =
+        run_ok(Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("{url}metrics")]));
+    assert_eq!(status, "401");
+    let (_plain, url) = start(&CREDS);
+    let status = run_ok(Command::new("curl").args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        "admin:s3cret",
+        &format!("{url}metrics"),
+    ]));
+    assert_eq!(status, "405", "without --rc-enable-metrics /metrics is an rc command that needs POST");
+}

@@ -1,0 +1,133 @@
+//! `GET /metrics` on the rc address (`--rc-enable-metrics`): the Prometheus text format. The
+//! families rclone exports keep rclone's names (`rclone_bytes_transferred_total`,
+//! `rclone_files_transferred_total`, `rclone_errors_total`, `rclone_speed`), the standard
+//! `process_*` families come from `/proc/self`, and `ftpvfs_*` families give what an FTP server
+//! has and rclone lacks. rclone's counters of deletions, renames, listed entries and checks are
+//! not exported yet (ftpvfs does not count them).
+
+use std::fmt::Write;
+
+use crate::rc::commands::{vfses, RcContext};
+
+/// One family: HELP, TYPE and its samples (labels already formatted).
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {}", number(*value));
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// What `/proc/self` says: CPU seconds, resident and virtual bytes, open descriptors, start time.
+fn process_figures() -> Option<(f64, f64, f64, f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let tick = 100.0; // USER_HZ, which /proc reports in on every Linux
+    let cpu = (fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?) / tick;
+    let start_ticks: f64 = fields.get(19)?.parse().ok()?;
+    let vsize: f64 = fields.get(20)?.parse().ok()?;
+    // VmRSS in kB: /proc/self/stat counts pages, whose size varies by machine.
+    let rss_kb: f64 = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))?;
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))?;
+    let fds = std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count) as f64;
+    Some((cpu, rss_kb * 1024.0, vsize, fds, boot + start_ticks / tick))
+}
+
+/// The whole `/metrics` body.
+pub fn render(ctx: &RcContext<'_>) -> String {
+    let mut out = String::with_capacity(4096);
+    let s = &ctx.stats;
+    let elapsed = s.started.elapsed().as_secs_f64();
+    family(
+        &mut out,
+        "rclone_bytes_transferred_total",
+        "counter",
+        "Total transferred bytes since the start of the Rclone process",
+        &[("", s.bytes as f64)],
+    );
+    family(&mut out, "rclone_errors_total", "counter", "Number of errors thrown", &[("", s.errors as f64)]);
+    family(
+        &mut out,
+        "rclone_files_transferred_total",
+        "counter",
+        "Number of transferred files",
+        &[("", s.transfers as f64)],
+    );
+    family(
+        &mut out,
+        "rclone_speed",
+        "gauge",
+        "Average speed in bytes per second since the start of the Rclone process",
+        &[("", if elapsed > 0.0 { s.bytes as f64 / elapsed } else { 0.0 })],
+    );
+    family(&mut out, "ftpvfs_sessions_open", "gauge", "Control connections open now", &[("", ctx.sessions as f64)]);
+    family(
+        &mut out,
+        "ftpvfs_sessions_total",
+        "counter",
+        "Control connections accepted since the start",
+        &[("", s.sessions as f64)],
+    );
+    family(
+        &mut out,
+        "ftpvfs_transfers_in_progress",
+        "gauge",
+        "File transfers running now",
+        &[("", ctx.transferring as f64)],
+    );
+    let vfs = vfses(ctx.shared);
+    if let Some(requests) = vfs.iter().filter_map(|v| v.backend_requests()).reduce(|a, b| a + b) {
+        family(
+            &mut out,
+            "ftpvfs_backend_requests_total",
+            "counter",
+            "Requests sent to the remote (the HTTP remotes)",
+            &[("", requests as f64)],
+        );
+    }
+    if let Some(read) = vfs.iter().filter_map(|v| v.backend_bytes_read()).reduce(|a, b| a + b) {
+        family(
+            &mut out,
+            "ftpvfs_backend_read_bytes_total",
+            "counter",
+            "Bytes read from the remote's files",
+            &[("", read as f64)],
+        );
+    }
+    let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    family(&mut out, "ftpvfs_build_info", "gauge", "The ftpvfs version, as a label", &[(&version, 1.0)]);
+    if let Some((cpu, rss, vsize, fds, start)) = process_figures() {
+        family(
+            &mut out,
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            &[("", cpu)],
+        );
+        family(&mut out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", &[("", rss)]);
+        family(&mut out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", &[("", vsize)]);
+        family(&mut out, "process_open_fds", "gauge", "Number of open file descriptors.", &[("", fds)]);
+        family(
+            &mut out,
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            &[("", start)],
+        );
+    }
+    out
+}
