@@ -243,6 +243,7 @@ pub fn session(data: &[u8]) {
         login_failures: Default::default(),
         tls: None,
         xferlog: None,
+        counters: Default::default(),
     });
     let mut now = Instant::now();
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));

@@ -83,6 +83,16 @@ impl PassivePool {
         }
     }
 
+    /// Ports handed out now.
+    pub fn in_use(&self) -> usize {
+        self.taken
+    }
+
+    /// Ports in the range.
+    pub fn size(&self) -> usize {
+        self.in_use.len()
+    }
+
     /// Whether at least half of the range is free: only then may a session keep its port
     /// between transfers (see `Connection`), so a small range is never held by idle sessions.
     pub fn has_room(&self) -> bool {

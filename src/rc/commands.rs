@@ -21,6 +21,8 @@ pub struct RcContext<'a> {
     pub sessions: usize,
     /// File transfers running now.
     pub transferring: usize,
+    /// Passive ports handed out now, and the range's size.
+    pub passive_ports: (usize, usize),
 }
 
 /// Blocking work for a worker; its result is the reply.

@@ -108,6 +108,53 @@ pub fn render(ctx: &RcContext<'_>) -> String {
             &[("", read as f64)],
         );
     }
+    let counters = &ctx.shared.counters;
+    let ok = counters.logins_ok.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let failed = counters.logins_failed.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    family(
+        &mut out,
+        "ftpvfs_logins_total",
+        "counter",
+        "Logins by result",
+        &[("{result=\"ok\"}", ok), ("{result=\"failed\"}", failed)],
+    );
+    let verbs: Vec<(String, f64)> =
+        counters.commands().into_iter().map(|(v, n)| (format!("{{verb=\"{v}\"}}"), n as f64)).collect();
+    let verb_samples: Vec<(&str, f64)> = verbs.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+    family(&mut out, "ftpvfs_commands_total", "counter", "Commands received, by verb", &verb_samples);
+    family(
+        &mut out,
+        "ftpvfs_passive_ports_in_use",
+        "gauge",
+        "Passive data ports handed out now",
+        &[("", ctx.passive_ports.0 as f64)],
+    );
+    family(
+        &mut out,
+        "ftpvfs_passive_ports",
+        "gauge",
+        "Passive data ports in --passive-port's range",
+        &[("", ctx.passive_ports.1 as f64)],
+    );
+    let caches: Vec<_> = vfs.iter().filter_map(|v| v.cache().cloned()).collect();
+    if !caches.is_empty() {
+        let (mut files, mut bytes, mut queued) = (0usize, 0u64, 0usize);
+        for c in &caches {
+            let (f, b) = c.size();
+            files += f;
+            bytes += b;
+            queued += c.queue_snapshot().len();
+        }
+        family(&mut out, "ftpvfs_cache_files", "gauge", "Files in the disk cache", &[("", files as f64)]);
+        family(&mut out, "ftpvfs_cache_bytes", "gauge", "Bytes in the disk cache", &[("", bytes as f64)]);
+        family(
+            &mut out,
+            "ftpvfs_cache_uploads_queued",
+            "gauge",
+            "Files waiting for or in their upload to the remote",
+            &[("", queued as f64)],
+        );
+    }
     let version = format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
     family(&mut out, "ftpvfs_build_info", "gauge", "The ftpvfs version, as a label", &[(&version, 1.0)]);
     if let Some((cpu, rss, vsize, fds, start)) = process_figures() {

@@ -113,6 +113,7 @@ impl Server {
             login_failures: Default::default(),
             tls: tls.as_ref().map(|t| t.policy),
             xferlog,
+            counters: Default::default(),
         });
         let ctx = Ctx {
             registry: poll.registry().try_clone()?,

@@ -23,8 +23,13 @@ impl Server {
             }
             Ok(req) if req.command == "metrics" && req.method == "GET" && rc.metrics() => {
                 let transferring = self.conns.iter().flatten().filter(|c| c.in_transfer()).count();
-                let ctx =
-                    RcContext { shared: &self.ctx.shared, stats: self.ctx.stats, sessions: self.live, transferring };
+                let ctx = RcContext {
+                    shared: &self.ctx.shared,
+                    stats: self.ctx.stats,
+                    sessions: self.live,
+                    transferring,
+                    passive_ports: (self.ctx.pool.in_use(), self.ctx.pool.size()),
+                };
                 let body = crate::rc::metrics::render(&ctx);
                 let reply = crate::rc::http::text_response("text/plain; version=0.0.4; charset=utf-8", &body);
                 rc.respond(slot, pending.generation, reply, &self.ctx.registry);
@@ -36,8 +41,13 @@ impl Server {
             Ok(req) => {
                 log::info!("rc: {}", req.command);
                 let transferring = self.conns.iter().flatten().filter(|c| c.in_transfer()).count();
-                let ctx =
-                    RcContext { shared: &self.ctx.shared, stats: self.ctx.stats, sessions: self.live, transferring };
+                let ctx = RcContext {
+                    shared: &self.ctx.shared,
+                    stats: self.ctx.stats,
+                    sessions: self.live,
+                    transferring,
+                    passive_ports: (self.ctx.pool.in_use(), self.ctx.pool.size()),
+                };
                 match commands::run(&req.command, &req.params, &ctx) {
                     RcOutcome::Reply(status, body) => (status, body),
                     RcOutcome::Quit(body) => {

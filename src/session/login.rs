@@ -70,6 +70,7 @@ impl Session {
 
     fn login_succeeded(&mut self, user: String, vfs: Option<std::sync::Arc<crate::vfs::Vfs>>) {
         log::debug!("{}: {user:?} logged in", self.peer);
+        self.shared.counters.logins_ok.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.failed_logins = 0;
         self.shared.login_failures.clear(self.peer.ip());
         self.vfs = vfs;
@@ -79,6 +80,7 @@ impl Session {
 
     fn login_failed(&mut self, user: String, now: Instant) {
         self.failed_logins += 1;
+        self.shared.counters.logins_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let limits = &self.shared.limits;
         let from_ip = self.shared.login_failures.record(self.peer.ip(), now, limits.ban_after, limits.ban_time);
         log::info!("{}", failed_login_line(self.peer, &user, self.failed_logins, from_ip));

@@ -10,6 +10,7 @@
 //! Lines are taken one at a time: while a job runs, the next line waits in the framer; while
 //! data moves, only ABOR, STAT, NOOP and QUIT are taken (`can_take`).
 
+pub mod counters;
 mod data_setup;
 mod files;
 mod info;
@@ -57,6 +58,8 @@ pub struct Shared {
     pub tls: Option<crate::tls::TlsPolicy>,
     /// `--xferlog`: a line per file transfer.
     pub xferlog: Option<crate::xferlog::XferLog>,
+    /// Logins and commands, for `/metrics`.
+    pub counters: counters::Counters,
 }
 
 /// Something the reactor must do for a session.
@@ -312,6 +315,7 @@ impl Session {
                 self.phase = Phase::LoggedIn { user: user.clone() };
             }
         }
+        self.shared.counters.command(cmd.verb());
         self.dispatch(cmd, now);
     }
 

@@ -30,6 +30,7 @@ impl Harness {
             login_failures: Default::default(),
             tls: None,
             xferlog: None,
+            counters: Default::default(),
         });
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();

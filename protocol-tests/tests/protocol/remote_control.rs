@@ -207,7 +207,14 @@ fn metrics_in_the_prometheus_format_move_with_transfers() {
     conn.read_exact(&mut first).unwrap();
     drop(conn);
     assert_eq!(c.reply().code, 426);
+    let mut wrong = Client::connect(s.addr);
+    assert_eq!(wrong.cmd("USER someone").code, 331);
+    assert_eq!(wrong.cmd("PASS x").code, 530, "only anonymous may log in");
     let broken = metrics();
+    assert_eq!(
+        sample(&broken, "ftpvfs_logins_total{result=\"failed\"}"),
+        sample(&mid, "ftpvfs_logins_total{result=\"failed\"}") + 1.0
+    );
     assert_eq!(sample(&broken, "rclone_files_transferred_total"), sample(&mid, "rclone_files_transferred_total"));
     assert_eq!(sample(&broken, "rclone_errors_total"), sample(&mid, "rclone_errors_total") + 1.0);
     for family in ["rclone_bytes_transferred_total", "rclone_files_transferred_total"] {
@@ -222,6 +229,9 @@ fn metrics_in_the_prometheus_format_move_with_transfers() {
         1.0
     );
     assert_eq!(sample(&after, "ftpvfs_sessions_open"), 1.0);
+    assert_eq!(sample(&after, "ftpvfs_commands_total{verb=\"STOR\"}"), 1.0);
+    assert!(sample(&after, "ftpvfs_logins_total{result=\"ok\"}") >= 1.0);
+    assert!(after.contains("# TYPE ftpvfs_passive_ports_in_use gauge"), "{after}");
     assert!(sample(&after, "process_resident_memory_bytes") > 1e6);
     let mut check = promtool()
         .args(["check", "metrics"])
@@ -254,4 +264,33 @@ fn metrics_in_the_prometheus_format_move_with_transfers() {
         &format!("{url}metrics"),
     ]));
     assert_eq!(status, "405", "without --rc-enable-metrics /metrics is an rc command that needs POST");
+}
+
+#[test]
+fn the_shipped_dashboard_asks_only_for_families_the_server_exports() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/grafana/ftpvfs.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let (_s, url) = start(&["--rc-no-auth", "--rc-enable-metrics", "--vfs-cache-mode", "writes"]);
+    let body = run_ok(Command::new("curl").args(["-sS", "-f", &format!("{url}metrics")]));
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !(word.starts_with("rclone_") || word.starts_with("ftpvfs_") || word.starts_with("process_")) {
+                    continue;
+                }
+                asked += 1;
+                // The remote's request figures exist only for the remotes that count them (s3).
+                if word.starts_with("ftpvfs_backend_") {
+                    continue;
+                }
+                assert!(
+                    body.contains(&format!("# TYPE {word} ")),
+                    "the dashboard asks for {word}, not exported:\n{body}"
+                );
+            }
+        }
+    }
+    assert!(asked > 10, "{asked}");
 }
