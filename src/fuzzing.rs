@@ -243,6 +243,8 @@ pub fn session(data: &[u8]) {
         login_failures: Default::default(),
         tls: None,
         xferlog: None,
+        bandwidth: Default::default(),
+        bwlimit_file: Default::default(),
         counters: Default::default(),
     });
     let mut now = Instant::now();

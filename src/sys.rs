@@ -403,6 +403,23 @@ pub fn monotonic_usec() -> u64 {
     (ts.tv_sec as u64).saturating_mul(1_000_000).saturating_add(ts.tv_nsec as u64 / 1000)
 }
 
+/// The local weekday (0 = Sunday), hour and minute of `t`, as the C library's `localtime_r`
+/// sees them (`TZ`, else `/etc/localtime`); UTC if the time cannot be converted.
+pub fn local_weekday_time(t: std::time::SystemTime) -> (u32, u32, u32) {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let Ok(when) = libc::time_t::try_from(secs) else { return (4, 0, 0) };
+    // SAFETY: `tm` is plain data that localtime_r fills; both pointers are valid for the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&when, &mut tm) }.is_null() {
+        let days = secs / 86_400;
+        let in_day = secs % 86_400;
+        // 1970-01-01 was a Thursday.
+        return (((days + 4) % 7) as u32, (in_day / 3600) as u32, (in_day % 3600 / 60) as u32);
+    }
+    let part = |v: libc::c_int| u32::try_from(v).unwrap_or(0);
+    (part(tm.tm_wday), part(tm.tm_hour), part(tm.tm_min))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

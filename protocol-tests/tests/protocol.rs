@@ -2,6 +2,8 @@
 
 #[path = "protocol/auth_proxy.rs"]
 mod auth_proxy; // --auth-proxy: per-user backends, the cache, bad programs, concurrency
+#[path = "protocol/bandwidth.rs"]
+mod bandwidth; // --bwlimit, --bwlimit-file: every data path, rc core/bwlimit, SIGUSR2
 #[path = "protocol/cache.rs"]
 mod cache; // --vfs-cache-mode: every mode, write-back, recovery, eviction, partial reads
 #[path = "protocol/cli.rs"]

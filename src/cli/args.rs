@@ -90,6 +90,10 @@ pub fn check_value(flag: &FlagDef, text: &str) -> Result<Value, CliError> {
             _ => return Err(bad("expected DEBUG, INFO, NOTICE or ERROR".into())),
         },
         ValueKind::Text => Value::Text(text.to_string()),
+        ValueKind::Bandwidth => {
+            crate::data::bandwidth::Timetable::parse(text).map_err(bad)?;
+            Value::Text(text.to_string())
+        }
     })
 }
 

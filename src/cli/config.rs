@@ -41,6 +41,10 @@ pub struct Config {
     pub log: crate::logging::LogOptions,
     /// `--xferlog`: a line per file transfer, in the standard xferlog format.
     pub xferlog: Option<PathBuf>,
+    /// `--bwlimit`: the limit all transfers share (empty: none).
+    pub bwlimit: crate::data::bandwidth::Timetable,
+    /// `--bwlimit-file`: the limit of each transfer on its own (empty: none).
+    pub bwlimit_file: crate::data::bandwidth::Timetable,
     /// FTPS: certificate chain file, key file and policy, when `--cert`/`--key` are given.
     pub tls: Option<(PathBuf, PathBuf, crate::tls::TlsPolicy)>,
     /// `--auth-proxy` program and `--auth-proxy-timeout`.
@@ -172,8 +176,19 @@ impl Config {
             log_level: log_level(raw),
             log: log_options(raw)?,
             xferlog: flag_text(raw, "xferlog").filter(|f| !f.is_empty()).map(PathBuf::from),
+            bwlimit: bandwidth(raw, "bwlimit")?,
+            bwlimit_file: bandwidth(raw, "bwlimit-file")?,
             tls: tls_config(raw)?,
         })
+    }
+}
+
+/// A bandwidth timetable flag; not given (or given empty) is no limit.
+fn bandwidth(raw: &RawArgs, name: &str) -> Result<crate::data::bandwidth::Timetable, CliError> {
+    match flag_text(raw, name).filter(|t| !t.trim().is_empty()) {
+        None => Ok(crate::data::bandwidth::Timetable::default()),
+        Some(text) => crate::data::bandwidth::Timetable::parse(&text)
+            .map_err(|e| CliError::Usage(format!("invalid value {text:?} for --{name}: {e}"))),
     }
 }
 

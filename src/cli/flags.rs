@@ -9,6 +9,8 @@ pub enum ValueKind {
     Bool,
     /// `off|minimal|writes|full`.
     CacheMode,
+    /// rclone's bandwidth timetable (`10M`, `1M:100k`, `08:00,512k 12:00,off`).
+    Bandwidth,
     /// A verbosity counter (`-v`, `-vv`).
     Count,
     /// rclone duration (`5m0s`).
@@ -89,6 +91,20 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     ),
     flag("ban-time", Duration, "1m0s", "[ftpvfs] How long a banned IP is refused (421)", Now),
     flag("buffer-size", Size, "16Mi", "In memory buffer size when reading files for each --transfer", Now),
+    flag(
+        "bwlimit",
+        Bandwidth,
+        "",
+        "Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P or a full timetable (shared by all transfers)",
+        Now,
+    ),
+    flag(
+        "bwlimit-file",
+        Bandwidth,
+        "",
+        "Bandwidth limit per file in KiB/s, or use suffix B|K|M|G|T|P or a full timetable",
+        Now,
+    ),
     flag("cache-dir", Text, "", "Directory rclone will use for caching", Now),
     flag("cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Now),
     flag("config", Text, "", "Config file (default: rclone's search order; 'notfound' for none)", Now),

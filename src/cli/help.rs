@@ -38,6 +38,7 @@ pub fn serve_help() -> String {
             let kind = match f.kind {
                 ValueKind::Bool | ValueKind::Count => "",
                 ValueKind::CacheMode => " CacheMode",
+                ValueKind::Bandwidth => " BwTimetable",
                 ValueKind::Duration => " duration",
                 ValueKind::Int => " int",
                 ValueKind::LogLevel => " level",

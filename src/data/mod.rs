@@ -4,6 +4,7 @@
 
 pub mod active;
 pub mod ascii;
+pub mod bandwidth;
 pub mod passive_pool;
 pub mod pump;
 pub mod splice_recv;

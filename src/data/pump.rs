@@ -32,6 +32,7 @@ use std::time::Instant;
 
 use crate::backend::{self, ReadStream, WriteStream};
 use crate::data::ascii::{FromCrlf, ToCrlf};
+use crate::data::bandwidth::Throttle;
 use crate::data::splice_recv::{self, Spliced};
 use crate::data::{TransferBody, TransferOutcome};
 use crate::tls::stream::{LentStream, NetStream};
@@ -87,6 +88,8 @@ pub enum PumpTask {
         offset: u64,
         /// Where to stop (the file's size at open).
         end: u64,
+        /// The bandwidth limits it sends under.
+        throttle: Throttle,
     },
     /// Receive a binary upload on this worker: read the socket (and decrypt, under TLS) and
     /// write the file in one loop (the bytes stay in this core's cache), until the socket has
@@ -100,6 +103,8 @@ pub enum PumpTask {
         buf: Vec<u8>,
         /// Set by the reactor before it shuts the socket to abort: an end is then not a commit.
         cancelled: Arc<AtomicBool>,
+        /// The bandwidth limits it receives under.
+        throttle: Throttle,
     },
     /// Send a binary download on this worker: read the file and write it (encrypting, under
     /// TLS) in one loop, until the socket is full for a moment, the task limit, or the end,
@@ -191,6 +196,8 @@ pub struct SendJob {
     len: usize,
     /// The file is read to its end.
     eof: bool,
+    /// The bandwidth limits it sends under.
+    throttle: Throttle,
 }
 
 /// Why a send task stopped.
@@ -203,6 +210,8 @@ pub enum SendStreamState {
     /// The socket took nothing (or, during the TLS handshake, the client sent nothing) for a
     /// moment: wait for it.
     Stalled,
+    /// The bandwidth limit allows more at this instant.
+    Throttled(Instant),
     /// Reading the file failed.
     Storage(backend::Error),
     /// The socket (or TLS on it) failed.
@@ -216,6 +225,8 @@ pub enum RecvFileState {
     Waiting,
     /// The task limit was reached with bytes still coming: run again.
     More,
+    /// The bandwidth limit allows more at this instant.
+    Throttled(Instant),
     /// The client closed: the upload was committed with this result.
     Committed(backend::Result<u64>),
     /// The reactor cancelled the transfer (ABOR, timeout): the stream is not committed.
@@ -235,6 +246,8 @@ pub enum SendFileState {
     More,
     /// The socket is full; wait until it drains.
     Full,
+    /// The bandwidth limit allows more at this instant.
+    Throttled(Instant),
     /// The file ended before its size at open: it changed while being read.
     FileEnded,
     /// The socket failed (the client closed or reset it).
@@ -351,7 +364,7 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
             stream.abort();
             None
         }
-        PumpTask::RecvFile { mut stream, mut sock, mut buf, cancelled } => {
+        PumpTask::RecvFile { mut stream, mut sock, mut buf, cancelled, throttle } => {
             let mut received = 0u64;
             let mut budget = Budget::new(others_waiting);
             if buf.is_empty() {
@@ -365,10 +378,15 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
                 if budget.spent(received) {
                     break RecvFileState::More;
                 }
+                let allowed = match throttle.grant(if splicing { usize::MAX } else { buf.len() }) {
+                    Ok(n) => n,
+                    Err(at) => break RecvFileState::Throttled(at),
+                };
                 let got = if splicing {
-                    match splice_recv::receive(sock.as_fd(), stream.as_mut()) {
+                    match splice_recv::receive(sock.as_fd(), stream.as_mut(), allowed) {
                         Spliced::Moved(n) => {
                             received += n as u64;
+                            throttle.unused(allowed - n);
                             continue;
                         }
                         Spliced::End => Ok(0),
@@ -381,8 +399,9 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
                         Spliced::Storage(e) => break RecvFileState::Storage(e),
                     }
                 } else {
-                    sock.read(&mut buf)
+                    sock.read(&mut buf[..allowed])
                 };
+                throttle.unused(allowed - got.as_ref().map_or(0, |n| *n));
                 match got {
                     Ok(0) if cancelled.load(Ordering::Acquire) => break RecvFileState::Cancelled,
                     Ok(0) => {
@@ -429,7 +448,7 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
             Some(PumpDone::RecvFile { stream: Some(stream), sock, buf, received, state })
         }
         PumpTask::SendStream(job) => Some(run_send_stream(job, others_waiting)),
-        PumpTask::SendFile { stream, sock, mut offset, end } => {
+        PumpTask::SendFile { stream, sock, mut offset, end, throttle } => {
             let mut sent = 0u64;
             let mut budget = Budget::new(others_waiting);
             // Once the socket is full the sends turn blocking and corked: the kernel waits for
@@ -448,7 +467,13 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
                 }
                 let Some((file, _)) = stream.sendfile_source() else { break SendFileState::FileEnded };
                 let want = usize::try_from((end - offset).min(budget.slice_left(sent))).unwrap_or(usize::MAX);
-                match crate::sys::sendfile(sock.as_fd(), file, &mut offset, want) {
+                let want = match throttle.grant(want) {
+                    Ok(n) => n,
+                    Err(at) => break SendFileState::Throttled(at),
+                };
+                let result = crate::sys::sendfile(sock.as_fd(), file, &mut offset, want);
+                throttle.unused(want - result.as_ref().map_or(0, |n| *n));
+                match result {
                     Ok(0) => break SendFileState::FileEnded,
                     Ok(n) => sent += n as u64,
                     // A client that keeps up is served by this worker without a round trip to
@@ -528,7 +553,13 @@ fn run_send_stream(mut job: SendJob, others_waiting: &dyn Fn() -> bool) -> PumpD
             }
             continue;
         }
-        match job.sock.write(&job.buf[job.pos..job.len]) {
+        let allowed = match job.throttle.grant(job.len - job.pos) {
+            Ok(n) => n,
+            Err(at) => break SendStreamState::Throttled(at),
+        };
+        let result = job.sock.write(&job.buf[job.pos..job.pos + allowed]);
+        job.throttle.unused(allowed - result.as_ref().map_or(0, |n| *n));
+        match result {
             Ok(0) => break SendStreamState::SocketFailed(io::ErrorKind::WriteZero.into()),
             Ok(n) => {
                 job.pos += n;
@@ -641,6 +672,10 @@ pub struct Pump {
     registered: bool,
     tasks: Vec<PumpTask>,
     outcome: Option<TransferOutcome>,
+    /// The bandwidth limits (`--bwlimit`, `--bwlimit-file`) this transfer moves under.
+    throttle: Throttle,
+    /// Nothing moves before this instant: the limit is spent (the reactor's timer wakes it).
+    throttled_until: Option<Instant>,
 }
 
 impl Pump {
@@ -648,7 +683,7 @@ impl Pump {
     /// the page cache holds is read here (never waiting for storage) and sent from memory; a
     /// larger one with sendfile with `zero_copy_ok` (no TLS), else read, encrypted and sent by
     /// a worker. A binary upload is received by workers either way.
-    pub fn new(id: u64, body: TransferBody, now: Instant, zero_copy_ok: bool) -> Pump {
+    pub fn new(id: u64, body: TransferBody, now: Instant, zero_copy_ok: bool, throttle: Throttle) -> Pump {
         let mut inline = match &body {
             TransferBody::Download { stream, ascii: false, size, .. } => cached_small_file(stream.as_ref(), *size),
             _ => None,
@@ -710,6 +745,8 @@ impl Pump {
             registered: false,
             tasks: Vec::new(),
             outcome: None,
+            throttle,
+            throttled_until: None,
         };
         // Start reading the file before the client connects.
         pump.submit_read();
@@ -755,6 +792,11 @@ impl Pump {
         self.registered = registered;
     }
 
+    /// When the bandwidth limit lets this transfer move again, while it waits for that.
+    pub fn throttled_until(&self) -> Option<Instant> {
+        self.throttled_until
+    }
+
     /// When bytes last moved (for the stall timeout).
     pub fn last_progress(&self) -> Instant {
         self.last_progress
@@ -786,7 +828,15 @@ impl Pump {
         if let Body::SendStream { waiting, job, .. } = &mut self.body {
             match (waiting.take(), socket.lend()) {
                 (Some(stream), Ok(sock)) => {
-                    *job = Some(SendJob { stream, sock, buf: Vec::new(), pos: 0, len: 0, eof: false });
+                    *job = Some(SendJob {
+                        stream,
+                        sock,
+                        buf: Vec::new(),
+                        pos: 0,
+                        len: 0,
+                        eof: false,
+                        throttle: self.throttle.clone(),
+                    });
                 }
                 _ => {
                     self.socket = Some(socket);
@@ -912,6 +962,7 @@ impl Pump {
                 }
                 match state {
                     SendFileState::Done | SendFileState::More => {}
+                    SendFileState::Throttled(at) => self.throttled_until = Some(at),
                     SendFileState::Full => {
                         let Body::SendFile { sock: Some(fd), .. } = &self.body else { return };
                         // The socket may have drained (and signalled) while the worker ran.
@@ -949,6 +1000,10 @@ impl Pump {
                         return;
                     }
                     SendStreamState::More => *job = Some(j),
+                    SendStreamState::Throttled(at) => {
+                        *job = Some(j);
+                        self.throttled_until = Some(at);
+                    }
                     SendStreamState::Stalled => {
                         let writable = crate::sys::writable_now(j.sock.as_fd());
                         *job = Some(j);
@@ -992,6 +1047,11 @@ impl Pump {
                         *stream = s;
                         *resume = true;
                     }
+                    RecvFileState::Throttled(at) => {
+                        *stream = s;
+                        *resume = true;
+                        self.throttled_until = Some(at);
+                    }
                     RecvFileState::Cancelled => {
                         if let Some(stream) = s {
                             self.tasks.push(PumpTask::Abort { stream });
@@ -1034,6 +1094,12 @@ impl Pump {
         if self.closing {
             return self.drive_close();
         }
+        if let Some(at) = self.throttled_until {
+            if now < at {
+                return;
+            }
+            self.throttled_until = None;
+        }
         match self.body {
             Body::RecvFile { .. } => self.drive_recvfile(),
             Body::SendFile { .. } => self.drive_sendfile(),
@@ -1062,7 +1128,13 @@ impl Pump {
         }
         if let (Some(stream), Some(sock), Some(buf)) = (stream.take(), sock.take(), buf.take()) {
             *resume = false;
-            self.tasks.push(PumpTask::RecvFile { stream, sock, buf, cancelled: cancelled.clone() });
+            self.tasks.push(PumpTask::RecvFile {
+                stream,
+                sock,
+                buf,
+                cancelled: cancelled.clone(),
+                throttle: self.throttle.clone(),
+            });
         }
     }
 
@@ -1076,7 +1148,13 @@ impl Pump {
             return self.begin_close();
         }
         if let (Some(stream), Some(sock)) = (stream.take(), sock.take()) {
-            self.tasks.push(PumpTask::SendFile { stream, sock, offset: *offset, end: *end });
+            self.tasks.push(PumpTask::SendFile {
+                stream,
+                sock,
+                offset: *offset,
+                end: *end,
+                throttle: self.throttle.clone(),
+            });
         }
     }
 
@@ -1105,11 +1183,22 @@ impl Pump {
 
     fn drive_send(&mut self, now: Instant) {
         loop {
-            let (Some(socket), Body::Send { data, pos, .. }) = (self.socket.as_mut(), &mut self.body) else { return };
+            let (Some(socket), Body::Send { data, pos, file }) = (self.socket.as_mut(), &mut self.body) else { return };
             if *pos == data.len() {
                 return self.begin_close();
             }
-            match send_some(socket, &data[*pos..]) {
+            // A listing is not limited (rclone limits transfers only).
+            let allowed = if *file {
+                match self.throttle.grant(data.len() - *pos) {
+                    Ok(n) => n,
+                    Err(at) => return self.throttled_until = Some(at),
+                }
+            } else {
+                data.len() - *pos
+            };
+            let result = send_some(socket, &data[*pos..*pos + allowed]);
+            self.throttle.unused(allowed - result.as_ref().map_or(0, |n| n.unwrap_or(0)));
+            match result {
                 Ok(Some(n)) => {
                     *pos += n;
                     self.record_progress(n, now);
@@ -1171,7 +1260,13 @@ impl Pump {
             if *out_pos == out.len() {
                 return;
             }
-            match send_some(socket, &out[*out_pos..]) {
+            let allowed = match self.throttle.grant(out.len() - *out_pos) {
+                Ok(n) => n,
+                Err(at) => return self.throttled_until = Some(at),
+            };
+            let result = send_some(socket, &out[*out_pos..*out_pos + allowed]);
+            self.throttle.unused(allowed - result.as_ref().map_or(0, |n| n.unwrap_or(0)));
+            match result {
                 Ok(Some(n)) => {
                     *out_pos += n;
                     self.record_progress(n, now);
@@ -1210,7 +1305,13 @@ impl Pump {
                 return;
             }
             let Some(socket) = self.socket.as_mut() else { return };
-            match socket.read(&mut fill[*fill_len..]) {
+            let allowed = match self.throttle.grant(fill.len() - *fill_len) {
+                Ok(n) => n,
+                Err(at) => return self.throttled_until = Some(at),
+            };
+            let result = socket.read(&mut fill[*fill_len..*fill_len + allowed]);
+            self.throttle.unused(allowed - result.as_ref().map_or(0, |n| *n));
+            match result {
                 Ok(0) => {
                     *eof = true;
                     // Answer the client's close_notify (TLS) before closing; one small record,
@@ -1327,7 +1428,7 @@ mod tests {
             size: u64::MAX,
         };
         let now = Instant::now();
-        let mut pump = Pump::new(1, body, now, true);
+        let mut pump = Pump::new(1, body, now, true, Throttle::unlimited());
         loop {
             let tasks = pump.take_tasks();
             if tasks.is_empty() {

@@ -41,9 +41,9 @@ pub enum Spliced {
     Storage(backend::Error),
 }
 
-/// Moves what the non-blocking socket `sock` has (up to the pipe's size) into `stream`, which
+/// Moves what the non-blocking socket `sock` has (up to the pipe's size and `max`) into `stream`, which
 /// must say it [`takes_splice`](WriteStream::takes_splice).
-pub fn receive(sock: BorrowedFd<'_>, stream: &mut dyn WriteStream) -> Spliced {
+pub fn receive(sock: BorrowedFd<'_>, stream: &mut dyn WriteStream, max: usize) -> Spliced {
     PIPE.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.is_none() {
@@ -60,7 +60,7 @@ pub fn receive(sock: BorrowedFd<'_>, stream: &mut dyn WriteStream) -> Spliced {
         }
         let Some((pipe, capacity)) = slot.as_ref() else { return Spliced::Unavailable };
         let moved = loop {
-            match crate::sys::splice(sock, pipe.write_end.as_fd(), None, *capacity, true) {
+            match crate::sys::splice(sock, pipe.write_end.as_fd(), None, (*capacity).min(max), true) {
                 Ok(0) => return Spliced::End,
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -158,7 +158,7 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             assert!(std::time::Instant::now() < deadline, "the upload did not end");
-            match receive(server.as_fd(), &mut sink) {
+            match receive(server.as_fd(), &mut sink, usize::MAX) {
                 Spliced::Moved(n) => total += n,
                 Spliced::End => break,
                 Spliced::WouldBlock => {
@@ -179,7 +179,7 @@ mod tests {
         let (mut client, server) = socket_pair();
         client.write_all(b"lost bytes").unwrap();
         assert!(crate::sys::wait_readable(server.as_fd(), 5000));
-        assert!(matches!(receive(server.as_fd(), &mut FailingSink), Spliced::Storage(_)));
+        assert!(matches!(receive(server.as_fd(), &mut FailingSink, usize::MAX), Spliced::Storage(_)));
 
         // The same thread's next upload must not see the failed upload's bytes.
         let (mut client2, server2) = socket_pair();
@@ -191,7 +191,7 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             assert!(std::time::Instant::now() < deadline);
-            match receive(server2.as_fd(), &mut sink) {
+            match receive(server2.as_fd(), &mut sink, usize::MAX) {
                 Spliced::Moved(_) => {}
                 Spliced::End => break,
                 Spliced::WouldBlock => {

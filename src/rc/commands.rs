@@ -1,5 +1,5 @@
 //! The rc commands, as rclone names and answers them: `rc/noop`, `core/version`,
-//! `core/stats`, `core/quit`, `vfs/forget`, `vfs/refresh`, `vfs/stats`, `vfs/queue`. Pure
+//! `core/stats`, `core/quit`, `core/bwlimit`, `vfs/forget`, `vfs/refresh`, `vfs/stats`, `vfs/queue`. Pure
 //! functions of the request and a snapshot of the server; what needs the backend
 //! (`vfs/refresh`) is handed back as work for a worker thread.
 
@@ -124,6 +124,26 @@ pub fn run(command: &str, params: &Map<String, Value>, ctx: &RcContext<'_>) -> R
             )
         }
         "core/quit" => RcOutcome::Quit(json!({})),
+        "core/bwlimit" => {
+            if let Some(rate) = params.get("rate") {
+                let Some(rate) = rate.as_str() else {
+                    return fail(command, params, 500, "expecting string value for key \"rate\"");
+                };
+                if let Err(e) = ctx.shared.bandwidth.set(rate) {
+                    return fail(command, params, 500, &e);
+                }
+            }
+            let limit = ctx.shared.bandwidth.report();
+            RcOutcome::Reply(
+                200,
+                json!({
+                    "rate": limit.rate,
+                    "bytesPerSecond": limit.bytes_per_second,
+                    "bytesPerSecondTx": limit.bytes_per_second_tx,
+                    "bytesPerSecondRx": limit.bytes_per_second_rx,
+                }),
+            )
+        }
         "vfs/forget" => {
             let (files, dirs) = match (paths(params, "file"), paths(params, "dir")) {
                 (Ok(f), Ok(d)) => (f, d),

@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry};
 
+use crate::data::bandwidth::{Direction, Throttle};
 use crate::data::passive_pool::{self, PassivePool};
 use crate::data::pump::{Pump, PumpDone};
-use crate::data::{active, DataVia, TransferOutcome, TransferPlan};
+use crate::data::{active, DataVia, TransferBody, TransferOutcome, TransferPlan};
 use crate::ftp::line::{Frame, LineFramer};
 use crate::server::token::{self, ConnId, Kind};
 use crate::server::workers::{Task, Workers};
@@ -193,6 +194,7 @@ impl Connection {
             self.parked.as_ref().map(|p| p.expires),
             self.early_data.as_ref().map(|d| d.1),
             pump,
+            self.pump.as_ref().and_then(Pump::throttled_until),
         ]
         .into_iter()
         .flatten()
@@ -213,6 +215,9 @@ impl Connection {
         }
         let secs = ctx.shared.limits.data_timeout.as_secs();
         if let Some(p) = self.pump.as_mut() {
+            if p.throttled_until().is_some_and(|at| now >= at) {
+                p.drive(now);
+            }
             if !p.connected() && now >= p.started() + ctx.shared.limits.data_timeout {
                 self.connecting = None;
                 p.fail(TransferOutcome::NoConnection("no data connection was made in time"));
@@ -501,7 +506,16 @@ impl Connection {
         let id = ctx.next_pump_id;
         ctx.next_pump_id += 1;
         // Zero-copy (sendfile) needs the bytes to go to the socket as they are: no TLS.
-        let mut pump = Pump::new(id, plan.body, now, !plan.protected);
+        let throttle = match &plan.body {
+            TransferBody::Send(_) => Throttle::unlimited(),
+            TransferBody::Download { .. } => {
+                Throttle::new(&ctx.shared.bandwidth, &ctx.shared.bwlimit_file, Direction::Download)
+            }
+            TransferBody::Upload { .. } => {
+                Throttle::new(&ctx.shared.bandwidth, &ctx.shared.bwlimit_file, Direction::Upload)
+            }
+        };
+        let mut pump = Pump::new(id, plan.body, now, !plan.protected, throttle);
         self.transfer_protected = plan.protected;
         if plan.protected && ctx.tls.is_none() {
             pump.fail(TransferOutcome::TlsRefused("TLS is not configured"));

@@ -87,6 +87,8 @@ impl Server {
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
             signal_hook::consts::SIGHUP,
+            // Toggles the bandwidth limit, as in rclone.
+            signal_hook::consts::SIGUSR2,
             // Caught (and logged) rather than left to kill the process: a write past the file
             // size limit (`ulimit -f`) then fails with EFBIG, which ends that upload with 452.
             // A handler, unlike SIG_IGN, is not inherited by the auth proxy's children.
@@ -113,6 +115,8 @@ impl Server {
             login_failures: Default::default(),
             tls: tls.as_ref().map(|t| t.policy),
             xferlog,
+            bandwidth: Arc::new(crate::data::bandwidth::BandwidthLimiter::new(config.bwlimit.clone())),
+            bwlimit_file: config.bwlimit_file.clone(),
             counters: Default::default(),
         });
         let ctx = Ctx {

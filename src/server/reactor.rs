@@ -62,6 +62,7 @@ impl Server {
                         for signal in self.signals.pending() {
                             match signal {
                                 signal_hook::consts::SIGHUP => self.on_sighup(),
+                                signal_hook::consts::SIGUSR2 => self.ctx.shared.bandwidth.toggle(),
                                 signal_hook::consts::SIGXFSZ => {
                                     log::warn!("a write went past the file size limit (ulimit -f); that upload failed")
                                 }

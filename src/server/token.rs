@@ -7,7 +7,7 @@ use mio::Token;
 pub const LISTENER: Token = Token(usize::MAX - 1);
 /// Worker completions.
 pub const WAKER: Token = Token(usize::MAX - 2);
-/// SIGINT, SIGTERM, SIGHUP.
+/// SIGINT, SIGTERM, SIGHUP, SIGUSR2.
 pub const SIGNALS: Token = Token(usize::MAX - 3);
 /// The rc (`--rc`) listener.
 pub const RC_LISTENER: Token = Token(usize::MAX - 4);

@@ -60,6 +60,10 @@ pub struct Shared {
     pub xferlog: Option<crate::xferlog::XferLog>,
     /// Logins and commands, for `/metrics`.
     pub counters: counters::Counters,
+    /// `--bwlimit`: the limit all transfers share (rc `core/bwlimit`, SIGUSR2).
+    pub bandwidth: Arc<crate::data::bandwidth::BandwidthLimiter>,
+    /// `--bwlimit-file`: each transfer's own limit.
+    pub bwlimit_file: crate::data::bandwidth::Timetable,
 }
 
 /// Something the reactor must do for a session.

@@ -30,6 +30,8 @@ impl Harness {
             login_failures: Default::default(),
             tls: None,
             xferlog: None,
+            bandwidth: Default::default(),
+            bwlimit_file: Default::default(),
             counters: Default::default(),
         });
         let now = Instant::now();
