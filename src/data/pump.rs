@@ -807,6 +807,11 @@ impl Pump {
         !matches!(self.body, Body::Send { file: false, .. })
     }
 
+    /// Whether this transfer brings a file from the client (STOR, APPE, STOU).
+    pub fn is_upload(&self) -> bool {
+        matches!(self.body, Body::Upload { .. } | Body::RecvFile { .. })
+    }
+
     /// Bytes moved on the data connection so far.
     pub fn bytes(&self) -> u64 {
         self.bytes

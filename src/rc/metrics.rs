@@ -122,6 +122,48 @@ pub fn render(ctx: &RcContext<'_>) -> String {
         counters.commands().into_iter().map(|(v, n)| (format!("{{verb=\"{v}\"}}"), n as f64)).collect();
     let verb_samples: Vec<(&str, f64)> = verbs.iter().map(|(l, n)| (l.as_str(), *n)).collect();
     family(&mut out, "ftpvfs_commands_total", "counter", "Commands received, by verb", &verb_samples);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    // rclone's families for what a sync does besides transferring; a server never checks
+    // files, nor fails fatally while it runs, so those stay 0 as under `rclone serve`.
+    for (name, help, value) in [
+        ("rclone_checked_files_total", "Number of checked files", 0.0),
+        ("rclone_files_deleted_total", "Total number of files deleted", load(&counters.files_deleted)),
+        ("rclone_dirs_deleted_total", "Total number of directories deleted", load(&counters.dirs_deleted)),
+        ("rclone_files_renamed_total", "Total number of files renamed", load(&counters.files_renamed)),
+    ] {
+        family(&mut out, name, "counter", help, &[("", value)]);
+    }
+    family(&mut out, "rclone_fatal_error", "gauge", "Whether a fatal error has occurred", &[("", 0.0)]);
+    family(
+        &mut out,
+        "rclone_retry_error",
+        "gauge",
+        "Whether there has been an error that will be retried",
+        &[("", 0.0)],
+    );
+    let [up, down] = s.by_direction;
+    family(
+        &mut out,
+        "ftpvfs_transfers_total",
+        "counter",
+        "File transfers that ended, by direction (upload: STOR, APPE, STOU; download: RETR) and outcome",
+        &[
+            ("{direction=\"upload\",outcome=\"complete\"}", up[0] as f64),
+            ("{direction=\"upload\",outcome=\"failed\"}", up[1] as f64),
+            ("{direction=\"download\",outcome=\"complete\"}", down[0] as f64),
+            ("{direction=\"download\",outcome=\"failed\"}", down[1] as f64),
+        ],
+    );
+    family(
+        &mut out,
+        "ftpvfs_transferred_bytes_total",
+        "counter",
+        "Bytes of files moved on data connections, by direction (failed transfers included)",
+        &[
+            ("{direction=\"upload\"}", s.bytes_by_direction[0] as f64),
+            ("{direction=\"download\"}", s.bytes_by_direction[1] as f64),
+        ],
+    );
     family(
         &mut out,
         "ftpvfs_passive_ports_in_use",

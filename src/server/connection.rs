@@ -587,7 +587,7 @@ impl Connection {
         match p.take_outcome() {
             Some(outcome) => {
                 if p.moves_a_file() {
-                    ctx.stats.file_transfer(&outcome, p.bytes());
+                    ctx.stats.file_transfer(&outcome, p.bytes(), p.is_upload());
                 }
                 if let TransferOutcome::TlsRefused(why) = &outcome {
                     log::info!("{}: data connection refused: {why}", self.peer);

@@ -17,21 +17,38 @@ pub struct Stats {
     pub bytes: u64,
     /// Control connections accepted.
     pub sessions: u64,
+    /// Transfers by direction and outcome: `[upload, download][complete, failed]`.
+    pub by_direction: [[u64; 2]; 2],
+    /// Bytes moved by direction: `[upload, download]`.
+    pub bytes_by_direction: [u64; 2],
 }
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { started: Instant::now(), transfers: 0, errors: 0, bytes: 0, sessions: 0 }
+        Stats {
+            started: Instant::now(),
+            transfers: 0,
+            errors: 0,
+            bytes: 0,
+            sessions: 0,
+            by_direction: [[0; 2]; 2],
+            bytes_by_direction: [0; 2],
+        }
     }
 }
 
 impl Stats {
-    /// Counts one finished file transfer that moved `bytes`.
-    pub fn file_transfer(&mut self, outcome: &TransferOutcome, bytes: u64) {
+    /// Counts one finished file transfer that moved `bytes` (an upload when `upload`).
+    pub fn file_transfer(&mut self, outcome: &TransferOutcome, bytes: u64, upload: bool) {
         self.bytes += bytes;
-        match outcome {
-            TransferOutcome::Complete { .. } => self.transfers += 1,
-            _ => self.errors += 1,
+        let direction = usize::from(!upload);
+        self.bytes_by_direction[direction] += bytes;
+        let complete = matches!(outcome, TransferOutcome::Complete { .. });
+        if complete {
+            self.transfers += 1;
+        } else {
+            self.errors += 1;
         }
+        self.by_direction[direction][usize::from(!complete)] += 1;
     }
 }

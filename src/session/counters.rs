@@ -1,4 +1,5 @@
-//! `Counters`: what the sessions count for `/metrics` (logins by result, commands by verb),
+//! `Counters`: what the sessions count for `/metrics` (logins by result, commands by verb,
+//! deletions and renames, as rclone's `rclone_files_deleted_total` and friends),
 //! shared by every session through `Shared`, lock-free.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,12 @@ pub struct Counters {
     pub logins_ok: AtomicU64,
     /// Logins refused (wrong password, refused by the auth proxy).
     pub logins_failed: AtomicU64,
+    /// Files deleted (DELE that succeeded).
+    pub files_deleted: AtomicU64,
+    /// Directories removed (RMD that succeeded).
+    pub dirs_deleted: AtomicU64,
+    /// Renames that succeeded (RNTO), files and directories.
+    pub files_renamed: AtomicU64,
     commands: [AtomicU64; VERBS.len()],
 }
 
@@ -26,12 +33,22 @@ impl Default for Counters {
         Counters {
             logins_ok: AtomicU64::new(0),
             logins_failed: AtomicU64::new(0),
+            files_deleted: AtomicU64::new(0),
+            dirs_deleted: AtomicU64::new(0),
+            files_renamed: AtomicU64::new(0),
             commands: [const { AtomicU64::new(0) }; VERBS.len()],
         }
     }
 }
 
 impl Counters {
+    /// Adds one to `counter` when a job succeeded.
+    pub fn count_success<T, E>(&self, result: &Result<T, E>, counter: &AtomicU64) {
+        if result.is_ok() {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Counts one parsed command.
     pub fn command(&self, verb: &str) {
         if let Some(i) = VERBS.iter().position(|v| !v.is_empty() && *v == verb) {

@@ -409,7 +409,10 @@ impl Session {
             Pending::ProxyLogin(user) => self.proxy_login_done(user, result, now),
             Pending::StatServer => self.stat_server(Some(result)),
             Pending::Cwd(p) => self.cwd_done(p, result),
-            Pending::Dele(p) => self.simple_done(result, ReplyCode::FileActionOk, format!("Deleted {p}")),
+            Pending::Dele(p) => {
+                self.shared.counters.count_success(&result, &self.shared.counters.files_deleted);
+                self.simple_done(result, ReplyCode::FileActionOk, format!("Deleted {p}"))
+            }
             Pending::Listing => self.listing_done(result),
             Pending::Mdtm => self.mdtm_done(result),
             Pending::Mfmt(p, t) => self.mfmt_done(p, t, result),
@@ -418,9 +421,15 @@ impl Session {
             }
             Pending::Mlst(p) => self.mlst_done(p, result),
             Pending::Retr(p) => self.retr_opened(p, result),
-            Pending::Rmd(p) => self.simple_done(result, ReplyCode::FileActionOk, format!("Removed directory {p}")),
+            Pending::Rmd(p) => {
+                self.shared.counters.count_success(&result, &self.shared.counters.dirs_deleted);
+                self.simple_done(result, ReplyCode::FileActionOk, format!("Removed directory {p}"))
+            }
             Pending::Rnfr(p) => self.rnfr_done(p, result),
-            Pending::Rnto => self.simple_done(result, ReplyCode::FileActionOk, "Rename successful".to_string()),
+            Pending::Rnto => {
+                self.shared.counters.count_success(&result, &self.shared.counters.files_renamed);
+                self.simple_done(result, ReplyCode::FileActionOk, "Rename successful".to_string())
+            }
             Pending::Size(p) => self.size_done(p, result),
             Pending::StatPath(p) => self.stat_path_done(p, result),
             Pending::Store { unique } => self.store_opened(unique, result),

@@ -217,6 +217,27 @@ fn metrics_in_the_prometheus_format_move_with_transfers() {
     );
     assert_eq!(sample(&broken, "rclone_files_transferred_total"), sample(&mid, "rclone_files_transferred_total"));
     assert_eq!(sample(&broken, "rclone_errors_total"), sample(&mid, "rclone_errors_total") + 1.0);
+    let transfers = |text: &str, dir: &str, outcome: &str| {
+        sample(text, &format!("ftpvfs_transfers_total{{direction=\"{dir}\",outcome=\"{outcome}\"}}"))
+    };
+    assert_eq!(transfers(&broken, "download", "failed"), transfers(&mid, "download", "failed") + 1.0);
+    assert_eq!(transfers(&mid, "upload", "complete"), 2.0);
+    assert_eq!(sample(&mid, "ftpvfs_transferred_bytes_total{direction=\"upload\"}"), (123_456 + (64 << 20)) as f64);
+    assert!(sample(&broken, "ftpvfs_transferred_bytes_total{direction=\"download\"}") >= 65536.0);
+    // rclone's deletion and rename counters move only for what succeeded.
+    assert_eq!(c.cmd("RNFR m.bin").code, 350);
+    assert_eq!(c.cmd("RNTO n.bin").code, 250);
+    assert_eq!(c.cmd("DELE n.bin").code, 250);
+    assert_eq!(c.cmd("DELE n.bin").code, 550);
+    assert_eq!(c.cmd("MKD d").code, 257);
+    assert_eq!(c.cmd("RMD d").code, 250);
+    let later = metrics();
+    for (family, moved) in
+        [("rclone_files_renamed_total", 1.0), ("rclone_files_deleted_total", 1.0), ("rclone_dirs_deleted_total", 1.0)]
+    {
+        assert_eq!(sample(&later, family) - sample(&broken, family), moved, "{family}");
+    }
+    assert_eq!(sample(&later, "rclone_checked_files_total"), 0.0);
     for family in ["rclone_bytes_transferred_total", "rclone_files_transferred_total"] {
         assert!(after.contains(&format!("# TYPE {family} counter")), "{after}");
     }
