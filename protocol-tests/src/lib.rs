@@ -371,3 +371,17 @@ pub fn fail2ban_filter_dir() -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     PathBuf::from(home).join(".cache/ftpvfs-tests/fail2ban/etc/fail2ban/filter.d")
 }
+
+/// HAProxy: the one on PATH, else Debian's package unpacked by test-all.sh into
+/// `~/.cache/ftpvfs-tests/haproxy` with the libraries it needs (unpacked, not installed: no
+/// service is started).
+pub fn haproxy() -> Command {
+    if have("haproxy") {
+        return Command::new("haproxy");
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let root = PathBuf::from(home).join(".cache/ftpvfs-tests/haproxy");
+    let mut cmd = Command::new(root.join("usr/sbin/haproxy"));
+    cmd.env("LD_LIBRARY_PATH", root.join("usr/lib/x86_64-linux-gnu"));
+    cmd
+}

@@ -30,6 +30,8 @@ mod lifecycle; // timeouts, signals, shutdown
 mod listing; // LIST, NLST, MLSD, MLST, STAT formats
 #[path = "protocol/login.rs"]
 mod login; // USER/PASS rules and delays
+#[path = "protocol/proxy_protocol.rs"]
+mod proxy_protocol; // --proxy-protocol-from: v1/v2 headers, HAProxy in front of two instances
 #[path = "protocol/remote_control.rs"]
 mod remote_control; // --rc: ftpvfs rc, curl and rclone rc as clients
 #[path = "protocol/remotes.rs"]

@@ -41,6 +41,8 @@ pub struct Config {
     pub log: crate::logging::LogOptions,
     /// `--xferlog`: a line per file transfer, in the standard xferlog format.
     pub xferlog: Option<PathBuf>,
+    /// `--proxy-protocol-from`: balancers whose connections start with a PROXY header.
+    pub proxy_protocol_from: crate::server::proxy_header::TrustedProxies,
     /// `--bwlimit`: the limit all transfers share (empty: none).
     pub bwlimit: crate::data::bandwidth::Timetable,
     /// `--bwlimit-file`: the limit of each transfer on its own (empty: none).
@@ -176,6 +178,11 @@ impl Config {
             log_level: log_level(raw),
             log: log_options(raw)?,
             xferlog: flag_text(raw, "xferlog").filter(|f| !f.is_empty()).map(PathBuf::from),
+            proxy_protocol_from: {
+                let text = flag_text(raw, "proxy-protocol-from").unwrap_or_default();
+                crate::server::proxy_header::TrustedProxies::parse(&text)
+                    .map_err(|e| CliError::Usage(format!("invalid value for --proxy-protocol-from: {e}")))?
+            },
             bwlimit: bandwidth(raw, "bwlimit")?,
             bwlimit_file: bandwidth(raw, "bwlimit-file")?,
             tls: tls_config(raw)?,

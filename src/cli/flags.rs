@@ -175,6 +175,13 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         Now,
     ),
     flag("poll-interval", Duration, "1m0s", "Time to wait between polling for changes (only on remotes that report changes; local and memory do not, as in rclone)", Now),
+    flag(
+        "proxy-protocol-from",
+        Text,
+        "",
+        "[ftpvfs] Balancers (CIDR[,CIDR...]) whose connections, control and passive, start with a PROXY protocol v1/v2 header",
+        Now,
+    ),
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
     flag("rc", Bool, "", "Enable the remote control server", Now),
     flag("rc-addr", Text, "localhost:5572", "IPaddress:Port or :Port to bind the rc server to", Now),

@@ -8,7 +8,7 @@
 //! when the bound lifts).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use crate::data::passive_pool::{self, PassivePool};
 use crate::data::pump::{Pump, PumpDone};
 use crate::data::{active, DataVia, TransferBody, TransferOutcome, TransferPlan};
 use crate::ftp::line::{Frame, LineFramer};
+use crate::server::proxy_header::HeaderRead;
 use crate::server::token::{self, ConnId, Kind};
 use crate::server::workers::{Task, Workers};
 use crate::session::{Action, JobResult, Session, Shared};
@@ -57,6 +58,10 @@ struct PassiveListener {
 /// skip a socket, a bind and a listen per transfer.
 const PASSIVE_PARK_TIME: Duration = Duration::from_secs(2);
 
+/// How many passive data connections from a balancer may wait for their PROXY header at once
+/// (the oldest is closed for a new one).
+const MAX_DATA_HEADERS: usize = 4;
+
 /// One client.
 pub struct Connection {
     /// Slot and generation.
@@ -72,6 +77,12 @@ pub struct Connection {
     transfer_protected: bool,
     peer: SocketAddr,
     local: SocketAddr,
+    /// The address PASV replies name: the balancer's front end when a PROXY header said which
+    /// address the client connected to, else `local`'s.
+    advertised_ip: IpAddr,
+    /// Passive data connections from a `--proxy-protocol-from` balancer, waiting for the
+    /// PROXY header that says whose they are.
+    data_headers: Vec<(TcpStream, SocketAddr, Instant)>,
     framer: LineFramer,
     out: Vec<u8>,
     out_pos: usize,
@@ -98,7 +109,9 @@ pub struct Connection {
 
 impl Connection {
     /// Registers the control socket and queues the greeting. `local` is the connection's own
-    /// address when the caller knows it (a listener bound to one address), else it is asked.
+    /// address when the caller knows it (a listener bound to one address), else it is asked;
+    /// `advertised` is the address the client connected to when a balancer's PROXY header
+    /// named it.
     ///
     /// # Errors
     /// Registration failed.
@@ -107,6 +120,7 @@ impl Connection {
         mut control: TcpStream,
         peer: SocketAddr,
         local: Option<SocketAddr>,
+        advertised: Option<IpAddr>,
         ctx: &mut Ctx,
         now: Instant,
     ) -> io::Result<Connection> {
@@ -120,7 +134,8 @@ impl Connection {
             // PRIORITY: urgent data (ABOR) is reported as such; see `control_drain`.
             Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY,
         )?;
-        let session = Session::new(ctx.shared.clone(), peer, local, now);
+        let advertised_ip = advertised.unwrap_or(local.ip());
+        let session = Session::new(ctx.shared.clone(), peer, SocketAddr::new(advertised_ip, local.port()), now);
         let tls_token = crate::tls::new_session_token();
         let mut control = NetStream::plain(control);
         if let Some(tls) = ctx.tls.as_ref().filter(|t| t.policy.implicit) {
@@ -136,6 +151,8 @@ impl Connection {
             transfer_protected: false,
             peer,
             local,
+            advertised_ip,
+            data_headers: Vec::new(),
             framer: LineFramer::new(ctx.shared.limits.max_line),
             out: Vec::new(),
             out_pos: 0,
@@ -195,6 +212,7 @@ impl Connection {
             self.early_data.as_ref().map(|d| d.1),
             pump,
             self.pump.as_ref().and_then(Pump::throttled_until),
+            self.data_headers.iter().map(|h| h.2).min(),
         ]
         .into_iter()
         .flatten()
@@ -212,6 +230,14 @@ impl Connection {
         }
         if self.early_data.as_ref().is_some_and(|d| now >= d.1) {
             self.early_data = None;
+        }
+        if self.data_headers.iter().any(|h| now >= h.2) {
+            let (expired, waiting) = std::mem::take(&mut self.data_headers).into_iter().partition(|h| now >= h.2);
+            self.data_headers = waiting;
+            for (mut stream, from, _) in expired {
+                let _ = ctx.registry.deregister(&mut stream);
+                log::warn!("{}: closed a data connection from {from}: no PROXY protocol header in time", self.peer);
+            }
         }
         let secs = ctx.shared.limits.data_timeout.as_secs();
         if let Some(p) = self.pump.as_mut() {
@@ -245,8 +271,9 @@ impl Connection {
                 }
             }
             Kind::Passive => self.accept_data(ctx, now),
+            Kind::DataHeader => self.read_data_headers(ctx, now),
             Kind::Data => self.on_data_ready(ctx, now),
-            Kind::Rc => {}
+            Kind::Rc | Kind::Header => {}
         }
         self.process(ctx, now);
     }
@@ -288,6 +315,7 @@ impl Connection {
     }
 
     fn drop_passive(&mut self, ctx: &mut Ctx) {
+        self.drop_data_headers(ctx);
         if let Some(mut p) = self.passive.take() {
             let _ = ctx.registry.deregister(&mut p.listener);
             ctx.pool.release(p.port);
@@ -344,21 +372,25 @@ impl Connection {
         loop {
             let Some(p) = self.passive.as_mut() else { return };
             match p.listener.accept() {
-                Ok((stream, from)) => {
+                Ok((mut stream, from)) => {
+                    if ctx.shared.proxy_protocol_from.contains(from.ip()) {
+                        // Through the balancer: whose connection it is comes in its header.
+                        if self.data_headers.len() >= MAX_DATA_HEADERS {
+                            let (mut oldest, _, _) = self.data_headers.remove(0);
+                            let _ = ctx.registry.deregister(&mut oldest);
+                        }
+                        let token = token::token(self.id.slot, Kind::DataHeader);
+                        if ctx.registry.register(&mut stream, token, Interest::READABLE).is_ok() {
+                            let deadline = now + crate::server::proxied_accept::HEADER_TIMEOUT;
+                            self.data_headers.push((stream, from, deadline));
+                        }
+                        continue;
+                    }
                     if !passive_pool::peer_allowed(self.peer.ip(), from.ip()) {
                         log::warn!("{}: refused a data connection from {from} (not the control peer)", self.peer);
                         continue;
                     }
-                    self.park_passive(ctx, now);
-                    // TCP_NODELAY comes from the listener (`passive_pool::listen`). The socket is
-                    // registered only if the transfer comes to need its events (see
-                    // `Pump::wanted_registration`): a download handed straight to a worker, or
-                    // sent whole at once, never does.
-                    if self.pump.as_ref().is_some_and(|p| !p.connected()) {
-                        self.attach_data(stream, false, ctx, now);
-                    } else {
-                        self.early_data = Some((stream, now + ctx.shared.limits.data_timeout));
-                    }
+                    self.take_data_connection(stream, ctx, now);
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -368,6 +400,61 @@ impl Connection {
                     return;
                 }
             }
+        }
+    }
+
+    /// The passive data connection of the next transfer, accepted and checked: it waits for the
+    /// transfer or joins the one waiting for it.
+    fn take_data_connection(&mut self, stream: TcpStream, ctx: &mut Ctx, now: Instant) {
+        self.drop_data_headers(ctx);
+        self.park_passive(ctx, now);
+        // TCP_NODELAY comes from the listener (`passive_pool::listen`). The socket is
+        // registered only if the transfer comes to need its events (see
+        // `Pump::wanted_registration`): a download handed straight to a worker, or sent whole
+        // at once, never does.
+        if self.pump.as_ref().is_some_and(|p| !p.connected()) {
+            self.attach_data(stream, false, ctx, now);
+        } else {
+            self.early_data = Some((stream, now + ctx.shared.limits.data_timeout));
+        }
+    }
+
+    /// Reads the PROXY headers of passive data connections from the balancer. SECURITY: the
+    /// one whose header names the control peer becomes the data connection; one naming anyone
+    /// else is closed, as a direct connection from another address would be.
+    fn read_data_headers(&mut self, ctx: &mut Ctx, now: Instant) {
+        let mut i = 0;
+        while i < self.data_headers.len() {
+            let (stream, from, _) = &self.data_headers[i];
+            let from = *from;
+            let read = crate::server::proxy_header::read(stream);
+            if matches!(read, Ok(HeaderRead::Pending)) {
+                i += 1;
+                continue;
+            }
+            let (mut stream, _, _) = self.data_headers.remove(i);
+            let _ = ctx.registry.deregister(&mut stream);
+            match read {
+                Ok(HeaderRead::Done(header)) => {
+                    let client = header.source.unwrap_or(from);
+                    if passive_pool::peer_allowed(self.peer.ip(), client.ip()) {
+                        self.take_data_connection(stream, ctx, now);
+                        return;
+                    }
+                    log::warn!(
+                        "{}: refused a data connection from {client} through {from} (not the control peer)",
+                        self.peer
+                    );
+                }
+                Ok(HeaderRead::Closed | HeaderRead::Pending) => {}
+                Err(e) => log::warn!("{}: closed a data connection from {from}: {e}", self.peer),
+            }
+        }
+    }
+
+    fn drop_data_headers(&mut self, ctx: &mut Ctx) {
+        for (mut stream, _, _) in self.data_headers.drain(..) {
+            let _ = ctx.registry.deregister(&mut stream);
         }
     }
 
@@ -448,7 +535,7 @@ impl Connection {
                         Ok(()) => {
                             self.passive =
                                 Some(PassiveListener { listener, port, expires: now + ctx.shared.limits.data_timeout });
-                            Ok(SocketAddr::new(self.local.ip(), port))
+                            Ok(SocketAddr::new(self.advertised_ip, port))
                         }
                         Err(e) => {
                             ctx.pool.release(port);

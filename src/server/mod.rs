@@ -3,6 +3,8 @@
 
 pub mod connection;
 pub mod limits;
+mod proxied_accept;
+pub mod proxy_header;
 mod reactor;
 mod remote_control;
 pub mod stats;
@@ -51,6 +53,8 @@ pub struct Server {
     quit_requested: bool,
     /// systemd's `NOTIFY_SOCKET`, when set.
     notifier: Option<systemd::Notifier>,
+    /// Connections from `--proxy-protocol-from` balancers whose header is still to come.
+    awaiting_headers: proxied_accept::AwaitingHeaders,
 }
 
 impl Server {
@@ -118,6 +122,7 @@ impl Server {
             bandwidth: Arc::new(crate::data::bandwidth::BandwidthLimiter::new(config.bwlimit.clone())),
             bwlimit_file: config.bwlimit_file.clone(),
             counters: Default::default(),
+            proxy_protocol_from: config.proxy_protocol_from.clone(),
         });
         let ctx = Ctx {
             registry: poll.registry().try_clone()?,
@@ -157,6 +162,7 @@ impl Server {
             rc,
             quit_requested: false,
             notifier: sockets.notifier,
+            awaiting_headers: Default::default(),
         })
     }
 

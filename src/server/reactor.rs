@@ -36,8 +36,16 @@ impl Server {
                     next_watchdog = Some(now + every);
                 }
             }
-            let wake_at =
-                [self.timers.next(), shutdown_deadline, accept_paused_until, next_watchdog].into_iter().flatten().min();
+            let wake_at = [
+                self.timers.next(),
+                shutdown_deadline,
+                accept_paused_until,
+                next_watchdog,
+                self.awaiting_headers.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = wake_at.map(|t| t.saturating_duration_since(now));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
@@ -80,6 +88,8 @@ impl Server {
                     t => {
                         if let Some((slot, token::Kind::Rc)) = token::decode(t) {
                             self.on_rc_event(slot);
+                        } else if let Some((slot, token::Kind::Header)) = token::decode(t) {
+                            self.on_proxy_header_event(slot, now);
                         } else if let Some((slot, kind)) = token::decode(t) {
                             if let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) {
                                 c.on_event(kind, event, &mut self.ctx, now);
@@ -95,6 +105,7 @@ impl Server {
                 shutdown_deadline = Some(now + self.ctx.shared.limits.shutdown_grace);
                 self.begin_shutdown(now);
             }
+            self.awaiting_headers.expire(now, &self.ctx.registry);
             if accept_paused_until.is_some_and(|t| now >= t) {
                 accept_paused_until = self.accept_all(now);
             }
@@ -133,34 +144,12 @@ impl Server {
         loop {
             let listener = self.listener.as_ref()?;
             match listener.accept() {
-                Ok((mut stream, peer)) => {
-                    if let Some(why) = self.refusal(peer.ip(), now) {
-                        log::warn!("{peer}: refused: {why}");
-                        let _ = stream.write(format!("421 {why}, try again later\r\n").as_bytes());
-                        continue;
-                    }
-                    // TCP_NODELAY and SO_OOBINLINE come from the listener (`Server::bind`).
-                    let slot = self.free_slots.pop().unwrap_or_else(|| {
-                        self.conns.push(None);
-                        self.conns.len() - 1
-                    });
-                    let id = ConnId { slot, generation: self.next_generation };
-                    self.next_generation += 1;
-                    // The listener's own address when it names one: no getsockname per session.
-                    let local = Some(self.local_addr).filter(|a| !a.ip().is_unspecified());
-                    match Connection::open(id, stream, peer, local, &mut self.ctx, now) {
-                        Ok(c) => {
-                            log::debug!("{peer}: connected");
-                            self.conns[slot] = Some(c);
-                            self.live += 1;
-                            self.ctx.stats.sessions += 1;
-                            *self.per_ip.entry(canonical_ip(peer.ip())).or_insert(0) += 1;
-                            self.after(slot);
-                        }
-                        Err(e) => {
-                            log::warn!("{peer}: cannot set up the session: {e}");
-                            self.free_slots.push(slot);
-                        }
+                Ok((stream, peer)) => {
+                    if self.ctx.shared.proxy_protocol_from.contains(peer.ip()) {
+                        // Through a balancer: who the client is comes first, in the header.
+                        self.await_proxy_header(stream, peer, now);
+                    } else {
+                        self.admit(stream, peer, None, now);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
@@ -170,6 +159,47 @@ impl Server {
                     log::warn!("accept failed: {e}; pausing new connections for 100 ms");
                     return Some(now + Duration::from_millis(100));
                 }
+            }
+        }
+    }
+
+    /// Opens a session for a new control connection from `peer` (the client's address, from a
+    /// PROXY header when a balancer sent one), unless a limit or a ban refuses it.
+    /// `advertised` is the address the client connected to when a balancer says so (its front
+    /// end): PASV replies name it.
+    pub(super) fn admit(
+        &mut self,
+        mut stream: mio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        advertised: Option<std::net::IpAddr>,
+        now: Instant,
+    ) {
+        if let Some(why) = self.refusal(peer.ip(), now) {
+            log::warn!("{peer}: refused: {why}");
+            let _ = stream.write(format!("421 {why}, try again later\r\n").as_bytes());
+            return;
+        }
+        // TCP_NODELAY and SO_OOBINLINE come from the listener (`Server::bind`).
+        let slot = self.free_slots.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        let id = ConnId { slot, generation: self.next_generation };
+        self.next_generation += 1;
+        // The listener's own address when it names one: no getsockname per session.
+        let local = Some(self.local_addr).filter(|a| !a.ip().is_unspecified());
+        match Connection::open(id, stream, peer, local, advertised, &mut self.ctx, now) {
+            Ok(c) => {
+                log::debug!("{peer}: connected");
+                self.conns[slot] = Some(c);
+                self.live += 1;
+                self.ctx.stats.sessions += 1;
+                *self.per_ip.entry(canonical_ip(peer.ip())).or_insert(0) += 1;
+                self.after(slot);
+            }
+            Err(e) => {
+                log::warn!("{peer}: cannot set up the session: {e}");
+                self.free_slots.push(slot);
             }
         }
     }
@@ -266,6 +296,7 @@ impl Server {
         if let Some(mut l) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut l);
         }
+        self.awaiting_headers.clear(&self.ctx.registry);
         for slot in 0..self.conns.len() {
             if let Some(c) = self.conns[slot].as_mut() {
                 c.begin_shutdown(&mut self.ctx, now);

@@ -1,5 +1,6 @@
 //! The mio `Token` layout: three fixed tokens (listener, waker, signals) at the top of the
-//! range, and for each connection slot a control, a data and a passive-listener token.
+//! range, and for each connection slot a control, a data, a passive-listener and a
+//! data-header token (and rc and PROXY-header slots of their own tables).
 
 use mio::Token;
 
@@ -23,6 +24,12 @@ pub enum Kind {
     Passive,
     /// An rc connection (its slot is in the rc server's table, not the FTP one).
     Rc,
+    /// A connection from a trusted balancer whose PROXY header is still to come (its slot is
+    /// in the reactor's table of such connections, not the FTP one).
+    Header,
+    /// The connection's passive data connections from a trusted balancer, waiting for their
+    /// PROXY headers.
+    DataHeader,
 }
 
 /// The token of one socket of the connection in `slot`.
@@ -32,8 +39,10 @@ pub fn token(slot: usize, kind: Kind) -> Token {
         Kind::Data => 1,
         Kind::Passive => 2,
         Kind::Rc => 3,
+        Kind::Header => 4,
+        Kind::DataHeader => 5,
     };
-    Token(slot << 2 | k)
+    Token(slot << 3 | k)
 }
 
 /// The slot and socket kind of a connection token; `None` for anything else.
@@ -41,13 +50,16 @@ pub fn decode(t: Token) -> Option<(usize, Kind)> {
     if t.0 >= RC_LISTENER.0 {
         return None;
     }
-    let kind = match t.0 & 3 {
+    let kind = match t.0 & 7 {
         0 => Kind::Control,
         1 => Kind::Data,
         2 => Kind::Passive,
-        _ => Kind::Rc,
+        3 => Kind::Rc,
+        4 => Kind::Header,
+        5 => Kind::DataHeader,
+        _ => return None,
     };
-    Some((t.0 >> 2, kind))
+    Some((t.0 >> 3, kind))
 }
 
 /// A connection's identity: its slot and the generation that slot had when it was opened, so
@@ -67,7 +79,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_fixed_tokens_are_not_connections() {
         for slot in [0, 1, 12_345] {
-            for kind in [Kind::Control, Kind::Data, Kind::Passive, Kind::Rc] {
+            for kind in [Kind::Control, Kind::Data, Kind::Passive, Kind::Rc, Kind::Header, Kind::DataHeader] {
                 assert_eq!(decode(token(slot, kind)), Some((slot, kind)));
             }
         }

@@ -64,6 +64,8 @@ pub struct Shared {
     pub bandwidth: Arc<crate::data::bandwidth::BandwidthLimiter>,
     /// `--bwlimit-file`: each transfer's own limit.
     pub bwlimit_file: crate::data::bandwidth::Timetable,
+    /// `--proxy-protocol-from`: balancers whose connections start with a PROXY header.
+    pub proxy_protocol_from: crate::server::proxy_header::TrustedProxies,
 }
 
 /// Something the reactor must do for a session.

@@ -33,6 +33,7 @@ impl Harness {
             bandwidth: Default::default(),
             bwlimit_file: Default::default(),
             counters: Default::default(),
+            proxy_protocol_from: Default::default(),
         });
         let now = Instant::now();
         let peer = "127.0.0.1:40000".parse().unwrap();
