@@ -102,6 +102,9 @@ fn parse_v1(buf: &[u8]) -> Result<Parsed, HeaderError> {
         }
         return Ok(Parsed::Incomplete);
     };
+    if window[..cr].iter().any(|b| !(0x20..0x7f).contains(b)) {
+        return Err(HeaderError::Malformed("version 1 header with a byte outside printable ASCII"));
+    }
     let line =
         std::str::from_utf8(&window[..cr]).map_err(|_| HeaderError::Malformed("version 1 header is not ASCII"))?;
     let len = cr + 2;
