@@ -53,6 +53,8 @@ pub struct Config {
     pub auth_proxy: Option<(String, Duration)>,
     /// `--rc` and its address and credentials.
     pub rc: Option<crate::rc::RcOptions>,
+    /// `--metrics-addr`: `/metrics` on its own listener.
+    pub metrics: Option<crate::rc::RcOptions>,
     /// The disk cache's flags (`None` in mode off); the remote's name and root in the cache
     /// layout are filled in from what is served.
     pub cache: Option<crate::vfs::cache::CacheOptions>,
@@ -174,6 +176,7 @@ impl Config {
             vfs,
             auth_proxy,
             rc: rc_options(raw)?,
+            metrics: metrics_options(raw)?,
             cache,
             log_level: log_level(raw),
             log: log_options(raw)?,
@@ -435,6 +438,27 @@ fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
         }
     };
     Ok(Some(crate::rc::RcOptions { addr, auth, metrics: flag_bool(raw, "rc-enable-metrics") }))
+}
+
+/// `--metrics-addr` and its credentials: `/metrics` on a listener of its own. As in rclone,
+/// it needs no credentials unless `--metrics-user` and `--metrics-pass` are given.
+fn metrics_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
+    let Some(addr) = flag_text(raw, "metrics-addr").filter(|a| !a.is_empty()) else {
+        return match ["metrics-user", "metrics-pass"].into_iter().find(|f| raw.given(f)) {
+            Some(f) => Err(CliError::Usage(format!("--{f} needs --metrics-addr"))),
+            None => Ok(None),
+        };
+    };
+    let addr = parse_addr("metrics-addr", &addr)?;
+    let user = flag_text(raw, "metrics-user").filter(|u| !u.is_empty());
+    let pass = flag_text(raw, "metrics-pass").unwrap_or_default();
+    let auth = match user {
+        Some(u) if pass.is_empty() => return Err(CliError::Usage(format!("--metrics-user {u} needs --metrics-pass"))),
+        Some(u) => Some((u, Secret::new(pass))),
+        None if !pass.is_empty() => return Err(CliError::Usage("--metrics-pass needs --metrics-user".into())),
+        None => None,
+    };
+    Ok(Some(crate::rc::RcOptions { addr, auth, metrics: true }))
 }
 
 /// Parses the listen address of flag `--{flag}` (`--addr`, `--rc-addr`): `host:port`, `:port`

@@ -34,6 +34,15 @@ pub struct RcOptions {
     pub metrics: bool,
 }
 
+/// Which of the two HTTP servers an [`RcServer`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `--rc`: rc commands, and `/metrics` with `--rc-enable-metrics`.
+    Rc,
+    /// `--metrics-addr`: only `GET /metrics`, on its own address and credentials.
+    Metrics,
+}
+
 /// The rc listener and its connections.
 pub struct RcServer {
     listener: TcpListener,
@@ -42,6 +51,10 @@ pub struct RcServer {
     next_generation: u64,
     auth: Option<(String, Secret<String>)>,
     metrics: bool,
+    /// The token kind of its connections.
+    kind: Kind,
+    /// Which server it is.
+    pub role: Role,
     /// The bound address (with the real port when `:0` was asked).
     pub local_addr: SocketAddr,
 }
@@ -63,6 +76,7 @@ impl RcServer {
     /// The address cannot be bound.
     pub fn bind(
         opts: &RcOptions,
+        role: Role,
         registry: &Registry,
         inherited: Option<std::net::TcpListener>,
     ) -> io::Result<RcServer> {
@@ -71,14 +85,20 @@ impl RcServer {
             None => crate::data::passive_pool::listen(opts.addr, 64)?,
         };
         let local_addr = listener.local_addr()?;
-        registry.register(&mut listener, token::RC_LISTENER, Interest::READABLE)?;
+        let (listener_token, kind) = match role {
+            Role::Rc => (token::RC_LISTENER, Kind::Rc),
+            Role::Metrics => (token::METRICS_LISTENER, Kind::Metrics),
+        };
+        registry.register(&mut listener, listener_token, Interest::READABLE)?;
         Ok(RcServer {
             listener,
             conns: Vec::new(),
             free: Vec::new(),
             next_generation: 1,
             auth: opts.auth.clone(),
-            metrics: opts.metrics,
+            metrics: opts.metrics || role == Role::Metrics,
+            kind,
+            role,
             local_addr,
         })
     }
@@ -96,7 +116,7 @@ impl RcServer {
                         self.conns.len() - 1
                     });
                     let interest = Interest::READABLE | Interest::WRITABLE;
-                    if registry.register(&mut stream, token::token(slot, Kind::Rc), interest).is_err() {
+                    if registry.register(&mut stream, token::token(slot, self.kind), interest).is_err() {
                         self.free.push(slot);
                         continue;
                     }

@@ -273,7 +273,7 @@ impl Connection {
             Kind::Passive => self.accept_data(ctx, now),
             Kind::DataHeader => self.read_data_headers(ctx, now),
             Kind::Data => self.on_data_ready(ctx, now),
-            Kind::Rc | Kind::Header => {}
+            Kind::Rc | Kind::Header | Kind::Metrics => {}
         }
         self.process(ctx, now);
     }

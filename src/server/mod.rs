@@ -49,6 +49,8 @@ pub struct Server {
     timers: Timers,
     /// The rc server (`--rc`).
     rc: Option<crate::rc::RcServer>,
+    /// The metrics server (`--metrics-addr`).
+    metrics: Option<crate::rc::RcServer>,
     /// rc `core/quit` was asked: stop as on SIGTERM.
     quit_requested: bool,
     /// systemd's `NOTIFY_SOCKET`, when set.
@@ -136,7 +138,7 @@ impl Server {
         };
         let rc = match &config.rc {
             Some(opts) => {
-                let rc = crate::rc::RcServer::bind(opts, poll.registry(), sockets.rc)?;
+                let rc = crate::rc::RcServer::bind(opts, crate::rc::Role::Rc, poll.registry(), sockets.rc)?;
                 log::info!(
                     "Serving remote control on http://{}/ ({})",
                     rc.local_addr,
@@ -146,7 +148,20 @@ impl Server {
             }
             None => None,
         };
+        let metrics = match &config.metrics {
+            Some(opts) => {
+                let metrics = crate::rc::RcServer::bind(opts, crate::rc::Role::Metrics, poll.registry(), None)?;
+                log::info!(
+                    "Serving metrics on http://{}/metrics ({})",
+                    metrics.local_addr,
+                    if opts.auth.is_some() { "Basic auth" } else { "no auth" }
+                );
+                Some(metrics)
+            }
+            None => None,
+        };
         Ok(Server {
+            metrics,
             poll,
             listener: Some(listener),
             local_addr,

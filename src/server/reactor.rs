@@ -66,6 +66,11 @@ impl Server {
                             rc.accept(&self.ctx.registry);
                         }
                     }
+                    token::METRICS_LISTENER => {
+                        if let Some(metrics) = self.metrics.as_mut() {
+                            metrics.accept(&self.ctx.registry);
+                        }
+                    }
                     token::SIGNALS => {
                         for signal in self.signals.pending() {
                             match signal {
@@ -87,7 +92,9 @@ impl Server {
                     }
                     t => {
                         if let Some((slot, token::Kind::Rc)) = token::decode(t) {
-                            self.on_rc_event(slot);
+                            self.on_rc_event(crate::rc::Role::Rc, slot);
+                        } else if let Some((slot, token::Kind::Metrics)) = token::decode(t) {
+                            self.on_rc_event(crate::rc::Role::Metrics, slot);
                         } else if let Some((slot, token::Kind::Header)) = token::decode(t) {
                             self.on_proxy_header_event(slot, now);
                         } else if let Some((slot, kind)) = token::decode(t) {

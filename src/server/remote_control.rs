@@ -6,13 +6,18 @@ use serde_json::Value;
 
 use crate::rc::commands::{self, RcContext, RcOutcome};
 use crate::rc::http::{response, BadRequest};
+use crate::rc::Role;
 use crate::server::workers::Task;
 use crate::server::Server;
 
 impl Server {
-    /// Readiness on rc connection `slot`.
-    pub(super) fn on_rc_event(&mut self, slot: usize) {
-        let Some(rc) = self.rc.as_mut() else { return };
+    /// Readiness on connection `slot` of the rc server or of the metrics server.
+    pub(super) fn on_rc_event(&mut self, role: Role, slot: usize) {
+        let server = match role {
+            Role::Rc => self.rc.as_mut(),
+            Role::Metrics => self.metrics.as_mut(),
+        };
+        let Some(rc) = server else { return };
         let Some(pending) = rc.on_event(slot, &self.ctx.registry) else { return };
         let (status, body) = match pending.request {
             Err(BadRequest::TooLarge) => (413, serde_json::json!({ "error": "request too large", "status": 413 })),
@@ -34,6 +39,11 @@ impl Server {
                 let reply = crate::rc::http::text_response("text/plain; version=0.0.4; charset=utf-8", &body);
                 rc.respond(slot, pending.generation, reply, &self.ctx.registry);
                 return;
+            }
+            Ok(req) if role == Role::Metrics => {
+                let (status, why) =
+                    if req.command == "metrics" { (405, "use GET") } else { (404, "only /metrics is served here") };
+                (status, commands::error_body(status, &req.command, &req.params, why))
             }
             Ok(req) if req.method != "POST" => {
                 (405, commands::error_body(405, &req.command, &req.params, "rc commands must be sent with POST"))
@@ -61,7 +71,11 @@ impl Server {
                 }
             }
         };
-        if let Some(rc) = self.rc.as_mut() {
+        let server = match role {
+            Role::Rc => self.rc.as_mut(),
+            Role::Metrics => self.metrics.as_mut(),
+        };
+        if let Some(rc) = server {
             rc.respond(slot, pending.generation, response(status, &body), &self.ctx.registry);
         }
     }

@@ -12,6 +12,8 @@ pub const WAKER: Token = Token(usize::MAX - 2);
 pub const SIGNALS: Token = Token(usize::MAX - 3);
 /// The rc (`--rc`) listener.
 pub const RC_LISTENER: Token = Token(usize::MAX - 4);
+/// The metrics (`--metrics-addr`) listener.
+pub const METRICS_LISTENER: Token = Token(usize::MAX - 5);
 
 /// Which socket of a connection an event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub enum Kind {
     /// The connection's passive data connections from a trusted balancer, waiting for their
     /// PROXY headers.
     DataHeader,
+    /// A `--metrics-addr` connection (its slot is in the metrics server's table).
+    Metrics,
 }
 
 /// The token of one socket of the connection in `slot`.
@@ -41,13 +45,14 @@ pub fn token(slot: usize, kind: Kind) -> Token {
         Kind::Rc => 3,
         Kind::Header => 4,
         Kind::DataHeader => 5,
+        Kind::Metrics => 6,
     };
     Token(slot << 3 | k)
 }
 
 /// The slot and socket kind of a connection token; `None` for anything else.
 pub fn decode(t: Token) -> Option<(usize, Kind)> {
-    if t.0 >= RC_LISTENER.0 {
+    if t.0 >= METRICS_LISTENER.0 {
         return None;
     }
     let kind = match t.0 & 7 {
@@ -57,6 +62,7 @@ pub fn decode(t: Token) -> Option<(usize, Kind)> {
         3 => Kind::Rc,
         4 => Kind::Header,
         5 => Kind::DataHeader,
+        6 => Kind::Metrics,
         _ => return None,
     };
     Some((t.0 >> 3, kind))
@@ -79,7 +85,9 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_fixed_tokens_are_not_connections() {
         for slot in [0, 1, 12_345] {
-            for kind in [Kind::Control, Kind::Data, Kind::Passive, Kind::Rc, Kind::Header, Kind::DataHeader] {
+            for kind in
+                [Kind::Control, Kind::Data, Kind::Passive, Kind::Rc, Kind::Header, Kind::DataHeader, Kind::Metrics]
+            {
                 assert_eq!(decode(token(slot, kind)), Some((slot, kind)));
             }
         }
@@ -87,5 +95,6 @@ mod tests {
         assert_eq!(decode(WAKER), None);
         assert_eq!(decode(SIGNALS), None);
         assert_eq!(decode(RC_LISTENER), None);
+        assert_eq!(decode(METRICS_LISTENER), None);
     }
 }

@@ -315,3 +315,44 @@ fn the_shipped_dashboard_asks_only_for_families_the_server_exports() {
     }
     assert!(asked > 10, "{asked}");
 }
+
+#[test]
+fn metrics_addr_serves_only_metrics_on_its_own_listener_and_credentials() {
+    let metrics_url = |s: &Server| {
+        let log = s.log();
+        log.split("Serving metrics on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no metrics address in the log:\n{log}"))
+            .to_string()
+    };
+    let status =
+        |args: &[&str]| run_ok(Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}"]).args(args));
+    // As in rclone, no credentials unless asked for; no rc needed.
+    let s = Server::start(&["--metrics-addr", "127.0.0.1:0", "-v"]);
+    let url = metrics_url(&s);
+    Client::login_anonymous(s.addr).cmd("NOOP");
+    let body = run_ok(Command::new("curl").args(["-sS", "-f", &url]));
+    assert!(body.contains("ftpvfs_sessions_total 1"), "{body}");
+    assert!(body.contains("# TYPE rclone_bytes_transferred_total counter"), "{body}");
+    // Nothing but /metrics: rc commands are not reachable through it.
+    let base = url.trim_end_matches("metrics");
+    assert_eq!(status(&["-X", "POST", &format!("{base}core/quit")]), "404");
+    assert_eq!(status(&["-X", "POST", &url]), "405");
+    assert!(Client::connect(s.addr).cmd("NOOP").code == 200, "core/quit was not run");
+    // With --metrics-user and --metrics-pass: Basic auth.
+    let s =
+        Server::start(&["--metrics-addr", "127.0.0.1:0", "--metrics-user", "prom", "--metrics-pass", "scrape", "-v"]);
+    let url = metrics_url(&s);
+    assert_eq!(status(&[&url]), "401");
+    assert_eq!(status(&["-u", "prom:wrong", &url]), "401");
+    assert_eq!(status(&["-u", "prom:scrape", &url]), "200");
+    assert!(!s.log().contains("scrape"), "the password is not logged");
+    for bad in [&["--metrics-user", "prom"][..], &["--metrics-addr", "127.0.0.1:0", "--metrics-user", "prom"]] {
+        let mut args = vec!["serve", ".", "--addr", "127.0.0.1:0"];
+        args.extend_from_slice(bad);
+        let (code, _, err) = run_cli(&args);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("--metrics-"), "{err}");
+    }
+}
