@@ -118,6 +118,15 @@ pub fn render(ctx: &RcContext<'_>) -> String {
         "Logins by result",
         &[("{result=\"ok\"}", ok), ("{result=\"failed\"}", failed)],
     );
+    let ok = crate::tls::HANDSHAKES_OK.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    let failed = crate::tls::HANDSHAKES_FAILED.load(std::sync::atomic::Ordering::Relaxed) as f64;
+    family(
+        &mut out,
+        "ftpvfs_tls_handshakes_total",
+        "counter",
+        "TLS handshakes (control and data connections) by result; failed counts refused and abandoned ones",
+        &[("{result=\"ok\"}", ok), ("{result=\"failed\"}", failed)],
+    );
     let verbs: Vec<(String, f64)> =
         counters.commands().into_iter().map(|(v, n)| (format!("{{verb=\"{v}\"}}"), n as f64)).collect();
     let verb_samples: Vec<(&str, f64)> = verbs.iter().map(|(l, n)| (l.as_str(), *n)).collect();

@@ -19,6 +19,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ProducesTickets, ServerSessionMemoryCache, StoresServerSessions};
 use rustls::ServerConfig;
 
+/// TLS handshakes completed since start (control and data connections), for `/metrics`.
+pub static HANDSHAKES_OK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// TLS handshakes that failed or were abandoned before completing, for `/metrics`.
+pub static HANDSHAKES_FAILED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// What the operator chose about TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TlsPolicy {

@@ -94,12 +94,24 @@ struct TlsLayer {
     /// carry (the control session's token).
     must_resume: Option<[u8; 16]>,
     checked: bool,
+    /// The handshake's end was counted (see [`crate::tls::HANDSHAKES_OK`]).
+    handshake_counted: bool,
     close_sent: bool,
     /// Data connections only: records read from the socket and not yet given to rustls.
     inbuf: Option<InBuf>,
     /// Data connections only: an error met while gathering more records after some plaintext
     /// was already read; the next read reports it.
     deferred_error: Option<io::Error>,
+}
+
+impl Drop for TlsLayer {
+    /// A handshake that never completed (refused, broken, or abandoned by the client) counts
+    /// as failed.
+    fn drop(&mut self) {
+        if !self.handshake_counted {
+            crate::tls::HANDSHAKES_FAILED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// Bytes read from the socket ahead of rustls: `data[start..end]` is pending.
@@ -123,6 +135,7 @@ impl NetStream {
             conn,
             must_resume: None,
             checked: false,
+            handshake_counted: false,
             close_sent: false,
             inbuf: None,
             deferred_error: None,
@@ -426,6 +439,10 @@ impl TlsLayer {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
             return Err(io::Error::new(io::ErrorKind::InvalidData, RecordError(e)));
+        }
+        if !self.handshake_counted && !self.conn.is_handshaking() {
+            self.handshake_counted = true;
+            crate::tls::HANDSHAKES_OK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.check_resumption()?;
         // Handshake replies go out at once.

@@ -338,3 +338,30 @@ fn rclone_ftp_backend_over_explicit_and_implicit_tls() {
         assert_eq!(rclone(&["cat", &format!("{remote}dir/up.bin")]), pattern(1 << 20, 43), "{option}");
     }
 }
+
+#[test]
+fn metrics_count_tls_handshakes_that_complete_and_that_fail() {
+    let t = start(&["--metrics-addr", "127.0.0.1:0", "-v"]);
+    let log = t.server.log();
+    let url = log.split("Serving metrics on ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().to_string();
+    let sample = |name: &str| -> u64 {
+        let body = protocol_tests::run_ok(Command::new("curl").args(["-sS", "-f", &url]));
+        body.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no {name} in:\n{body}"))
+    };
+    // A listing over explicit TLS: the control connection's handshake and the data one's.
+    let out = curl(&["--ssl-reqd", &t.server.url("/")]);
+    assert!(out.status.success(), "{out:?}");
+    let ok = "ftpvfs_tls_handshakes_total{result=\"ok\"}";
+    let failed = "ftpvfs_tls_handshakes_total{result=\"failed\"}";
+    wait_until(Duration::from_secs(20), "two handshakes counted", || sample(ok) == 2);
+    assert_eq!(sample(failed), 0);
+    // AUTH TLS, then bytes that are no ClientHello.
+    let mut c = Client::connect(t.server.addr);
+    assert_eq!(c.cmd("AUTH TLS").code, 234);
+    c.send_raw(b"this is not a TLS record\r\n");
+    assert!(c.closed_within(Duration::from_secs(20)));
+    wait_until(Duration::from_secs(20), "the broken handshake counted", || sample(failed) == 1);
+    assert_eq!(sample(ok), 2);
+}
