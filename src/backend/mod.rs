@@ -6,6 +6,7 @@
 pub mod chunker;
 #[cfg(feature = "wrappers")]
 pub mod combine;
+pub mod counted;
 #[cfg(feature = "crypt")]
 pub mod crypt;
 mod dir_scan;

@@ -67,8 +67,11 @@ const fn flag(
     FlagDef { name, short: None, kind, default, help, support }
 }
 
-use Support::Now;
+use Support::{Later, Now};
 use ValueKind::*;
+
+/// Why rclone's `--metrics-*` options beyond address and Basic auth are refused.
+const METRICS_HTTP: &str = "the metrics server has plain HTTP with --metrics-user/--metrics-pass only";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
@@ -156,6 +159,22 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         Now,
     ),
     flag("max-list-entries", Int, "500000", "[ftpvfs] Most entries in one listing; a larger directory gets 550", Now),
+    flag("metrics-addr", Text, "", "IPaddress:Port or :Port to bind the metrics server to (off when empty)", Now),
+    flag("metrics-allow-origin", Text, "", "Origin which cross-domain request (CORS) can be executed from", Later(METRICS_HTTP)),
+    flag("metrics-baseurl", Text, "", "Prefix for URLs - leave blank for root", Later(METRICS_HTTP)),
+    flag("metrics-cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Later(METRICS_HTTP)),
+    flag("metrics-client-ca", Text, "", "Client certificate authority to verify clients with", Later(METRICS_HTTP)),
+    flag("metrics-htpasswd", Text, "", "A htpasswd file - if not provided no authentication is done", Later(METRICS_HTTP)),
+    flag("metrics-key", Text, "", "TLS PEM Private key", Later(METRICS_HTTP)),
+    flag("metrics-max-header-bytes", Int, "4096", "Maximum size of request header", Later(METRICS_HTTP)),
+    flag("metrics-min-tls-version", Text, "tls1.0", "Minimum TLS version that is acceptable", Later(METRICS_HTTP)),
+    flag("metrics-pass", Text, "", "Password for the metrics server's Basic auth", Now),
+    flag("metrics-realm", Text, "", "Realm for authentication", Later(METRICS_HTTP)),
+    flag("metrics-salt", Text, "dlPL2MqE", "Password hashing salt", Later(METRICS_HTTP)),
+    flag("metrics-server-read-timeout", Duration, "1h0m0s", "Timeout for server reading data", Later(METRICS_HTTP)),
+    flag("metrics-server-write-timeout", Duration, "1h0m0s", "Timeout for server writing data", Later(METRICS_HTTP)),
+    flag("metrics-template", Text, "", "User-specified template", Later(METRICS_HTTP)),
+    flag("metrics-user", Text, "", "User name for the metrics server's Basic auth (none when empty)", Now),
     flag(
         "no-checksum",
         Bool,
@@ -183,9 +202,6 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
         Now,
     ),
     flag("public-ip", Text, "", "Public IP address to advertise for passive connections", Now),
-    flag("metrics-addr", Text, "", "IPaddress:Port or :Port to bind the metrics server to (off when empty)", Now),
-    flag("metrics-pass", Text, "", "Password for the metrics server's Basic auth", Now),
-    flag("metrics-user", Text, "", "User name for the metrics server's Basic auth (none when empty)", Now),
     flag("rc", Bool, "", "Enable the remote control server", Now),
     flag("rc-addr", Text, "localhost:5572", "IPaddress:Port or :Port to bind the rc server to", Now),
     flag("rc-enable-metrics", Bool, "", "Enable the Prometheus metrics path at the remote control server", Now),

@@ -108,6 +108,33 @@ pub fn render(ctx: &RcContext<'_>) -> String {
             &[("", read as f64)],
         );
     }
+    let mut calls = [0u64; crate::backend::counted::OPERATIONS.len()];
+    let mut errors = calls;
+    for v in &vfs {
+        for (i, op) in v.backend_operations().iter().enumerate() {
+            calls[i] += op.calls;
+            errors[i] += op.errors;
+        }
+    }
+    let labels: Vec<String> =
+        crate::backend::counted::OPERATIONS.iter().map(|op| format!("{{operation=\"{op}\"}}")).collect();
+    let samples = |figures: &[u64]| -> Vec<(&str, f64)> {
+        labels.iter().zip(figures).map(|(l, &n)| (l.as_str(), n as f64)).collect()
+    };
+    family(
+        &mut out,
+        "ftpvfs_backend_operations_total",
+        "counter",
+        "Calls to the remote by operation (each may be several requests, or none when cached)",
+        &samples(&calls),
+    );
+    family(
+        &mut out,
+        "ftpvfs_backend_errors_total",
+        "counter",
+        "Calls to the remote that failed with a storage failure (not 'not found' and other answers about names), by operation",
+        &samples(&errors),
+    );
     let counters = &ctx.shared.counters;
     let ok = counters.logins_ok.load(std::sync::atomic::Ordering::Relaxed) as f64;
     let failed = counters.logins_failed.load(std::sync::atomic::Ordering::Relaxed) as f64;

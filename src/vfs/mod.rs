@@ -88,7 +88,10 @@ impl Default for VfsOptions {
 
 /// The virtual file system one server (or, later, one auth-proxy user) serves.
 pub struct Vfs {
+    /// The remote, behind [`Counted`](crate::backend::counted::Counted) (the same object as
+    /// `counted`).
     backend: Arc<dyn Backend>,
+    counted: Arc<crate::backend::counted::Counted>,
     options: VfsOptions,
     dirs: Arc<dir_cache::DirCache>,
     /// The last space figures and when they were taken (kept for `--dir-cache-time`).
@@ -107,7 +110,8 @@ impl Vfs {
     /// A VFS over `backend`.
     pub fn new(backend: Box<dyn Backend>, options: VfsOptions) -> Arc<Vfs> {
         let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
-        Arc::new(Vfs { backend: Arc::from(backend), options, dirs, usage: Default::default(), cache: None })
+        let counted = Arc::new(crate::backend::counted::Counted::new(backend));
+        Arc::new(Vfs { backend: counted.clone(), counted, options, dirs, usage: Default::default(), cache: None })
     }
 
     /// A VFS over `backend` with the disk cache `cache` describes (none for mode off).
@@ -120,17 +124,23 @@ impl Vfs {
         cache: Option<cache::CacheOptions>,
     ) -> std::result::Result<Arc<Vfs>, String> {
         let dirs = Arc::new(dir_cache::DirCache::new(options.dir_cache_time));
-        let backend: Arc<dyn Backend> = Arc::from(backend);
+        let counted = Arc::new(crate::backend::counted::Counted::new(backend));
+        let backend: Arc<dyn Backend> = counted.clone();
         let cache = match cache.filter(|c| c.mode != cache::CacheMode::Off) {
             Some(opts) => Some(cache::Cache::open(opts, backend.clone(), dirs.clone())?),
             None => None,
         };
-        Ok(Arc::new(Vfs { backend, options, dirs, usage: Default::default(), cache }))
+        Ok(Arc::new(Vfs { backend, counted, options, dirs, usage: Default::default(), cache }))
     }
 
     /// Bytes read from the backend's files, where the backend counts them.
     pub fn backend_bytes_read(&self) -> Option<u64> {
         self.backend.bytes_read()
+    }
+
+    /// Calls to the remote and their storage failures, by operation.
+    pub fn backend_operations(&self) -> Vec<crate::backend::counted::OperationCount> {
+        self.counted.operations()
     }
 
     /// Requests sent to the remote, where the backend counts them.
