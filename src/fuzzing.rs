@@ -180,6 +180,10 @@ pub fn rc_request(data: &[u8]) {
     use crate::rc::http::parse_request;
     if let Ok(Some(req)) = parse_request(data) {
         assert!(!req.command.starts_with('/'), "{req:?}");
+        let header = req.authorization.as_deref();
+        if crate::rc::basic_auth_matches(header, "user", "pass") {
+            assert_eq!(header.map(str::trim), Some("Basic dXNlcjpwYXNz"), "other credentials accepted");
+        }
         let mut longer = data.to_vec();
         longer.extend_from_slice(b"trailing bytes");
         assert_eq!(parse_request(&longer), Ok(Some(req)), "trailing bytes changed the request");
@@ -472,6 +476,29 @@ pub fn proxy_header(data: &[u8]) {
     }
 }
 
+/// `bwlimit`: any text for `--bwlimit` or `rc core/bwlimit rate=` (which comes from the
+/// network). The timetable parser never panics; what it accepts has valid days and times, stays
+/// within its entry bound, answers every minute of the week with one of its own limits, and
+/// prints limits that parse again.
+pub fn bwlimit(data: &[u8]) {
+    use crate::data::bandwidth::{BwPair, Timetable};
+    let text = String::from_utf8_lossy(data);
+    let Ok(table) = Timetable::parse(&text) else { return };
+    assert!(!table.0.is_empty() && table.0.len() <= 10_000, "{} entries", table.0.len());
+    for slot in &table.0 {
+        assert!(slot.weekday < 7 && slot.hhmm / 100 < 24 && slot.hhmm % 100 < 60, "{slot:?}");
+        let printed = slot.bandwidth.to_string();
+        let again = BwPair::parse(&printed).unwrap_or_else(|e| panic!("{printed:?} does not parse: {e}"));
+        assert_eq!(again.is_set(), slot.bandwidth.is_set(), "{printed:?}");
+    }
+    let step = data.first().map_or(1, |b| u32::from(*b) + 1);
+    for week_minute in (0..7 * 24 * 60).step_by(step as usize) {
+        let (day, minute) = (week_minute / (24 * 60), week_minute % (24 * 60));
+        let limit = table.limit_at(day, minute / 60 * 100 + minute % 60);
+        assert!(table.0.iter().any(|s| s.bandwidth == limit), "{limit:?} is in no entry");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -566,6 +593,11 @@ mod tests {
     #[test]
     fn proxy_header_seeds_replay() {
         replay("proxy_header", super::proxy_header);
+    }
+
+    #[test]
+    fn bwlimit_seeds_replay() {
+        replay("bwlimit", super::bwlimit);
     }
 
     #[test]

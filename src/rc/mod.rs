@@ -181,11 +181,14 @@ impl RcServer {
     /// Whether the request carries the credentials (always, under `--rc-no-auth`).
     pub fn authorized(&self, request: &RcRequest) -> bool {
         let Some((user, pass)) = &self.auth else { return true };
-        let Some(given) = request.authorization.as_deref().and_then(|h| h.strip_prefix("Basic ")) else {
-            return false;
-        };
-        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) else { return false };
-        let expected = format!("{user}:{}", pass.expose());
-        constant_time_eq(&decoded, expected.as_bytes())
+        basic_auth_matches(request.authorization.as_deref(), user, pass.expose())
     }
+}
+
+/// Whether an `Authorization` header value is HTTP Basic auth with exactly `user` and `pass`
+/// (compared in constant time).
+pub fn basic_auth_matches(header: Option<&str>, user: &str, pass: &str) -> bool {
+    let Some(given) = header.and_then(|h| h.strip_prefix("Basic ")) else { return false };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(given.trim()) else { return false };
+    constant_time_eq(&decoded, format!("{user}:{pass}").as_bytes())
 }
