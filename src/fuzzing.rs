@@ -476,6 +476,27 @@ pub fn proxy_header(data: &[u8]) {
     }
 }
 
+/// `http_index`: whatever a web server answers for a directory. The index parser never panics
+/// and finds no more links than the page has `<`; each link resolved against the page's URL
+/// (and a second one, to vary the base) never panics, and a name it gives is one entry of the
+/// directory: not empty, not `.` or `..`, no `/` but a final one, no control character.
+#[cfg(feature = "http")]
+pub fn http_index(data: &[u8]) {
+    use crate::backend::http::index::hrefs;
+    use crate::backend::http::links::{entry_name, Url};
+    let links = hrefs(data);
+    assert!(links.len() <= data.iter().filter(|&&b| b == b'<').count(), "more links than tags");
+    let bases = ["http://127.0.0.1:8080/pub/dir/", "https://h/"].map(|u| Url::parse(u).expect("a base"));
+    for link in &links {
+        for base in &bases {
+            if let Some(name) = entry_name(base, link) {
+                let bare = name.strip_suffix('/').unwrap_or(&name);
+                assert!(!bare.is_empty() && bare != "." && bare != ".." && !bare.contains('/'), "{link:?} -> {name:?}");
+            }
+        }
+    }
+}
+
 /// `bwlimit`: any text for `--bwlimit` or `rc core/bwlimit rate=` (which comes from the
 /// network). The timetable parser never panics; what it accepts has valid days and times, stays
 /// within its entry bound, answers every minute of the week with one of its own limits, and
@@ -593,6 +614,12 @@ mod tests {
     #[test]
     fn proxy_header_seeds_replay() {
         replay("proxy_header", super::proxy_header);
+    }
+
+    #[test]
+    #[cfg(feature = "http")]
+    fn http_index_seeds_replay() {
+        replay("http_index", super::http_index);
     }
 
     #[test]

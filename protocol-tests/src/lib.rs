@@ -6,6 +6,7 @@ pub mod client;
 pub mod fault_proxy;
 pub mod s3;
 pub mod wait;
+pub mod web;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -24,6 +24,8 @@ mod dir_cache; // --dir-cache-time, changes through the server, SIGHUP
 mod ftp_backend; // serving another FTP server: TLS, config remotes, failures, limits
 #[path = "protocol/hardening.rs"]
 mod hardening; // the bad-input suite and the limits that bound hostile clients
+#[path = "protocol/http_backend.rs"]
+mod http_backend; // the http remote on Python http.server and nginx autoindex: listings, ranges, refusals, faults
 #[path = "protocol/lifecycle.rs"]
 mod lifecycle; // timeouts, signals, shutdown
 #[path = "protocol/listing.rs"]

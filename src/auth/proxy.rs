@@ -253,7 +253,9 @@ impl AuthProxy {
             c.root = String::new();
             c
         });
-        let vfs = Vfs::with_cache(backend, self.vfs_options, cache)
+        let options =
+            VfsOptions { read_only: self.vfs_options.read_only || resolved.read_only_by_nature(), ..self.vfs_options };
+        let vfs = Vfs::with_cache(backend, options, cache)
             .map_err(|e| ProxyError(format!("proxy: failed to create the cache: {e}")))?;
         by_config.insert(fingerprint.to_string(), Arc::downgrade(&vfs));
         Ok(vfs)

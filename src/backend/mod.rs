@@ -14,10 +14,12 @@ pub mod error;
 pub mod free_later;
 pub mod from_pipe;
 pub mod ftp;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod local;
 pub mod memory;
 pub mod name_encoding;
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "http"))]
 pub mod net;
 #[cfg(feature = "s3")]
 pub mod s3;

@@ -137,8 +137,14 @@ impl Config {
             };
             resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only, &password)?
         };
-        #[cfg(feature = "s3")]
+        #[cfg(any(feature = "s3", feature = "http"))]
         let served = match served {
+            #[cfg(feature = "http")]
+            Served::Http(mut opts) => {
+                opts.net = net_options(raw);
+                Served::Http(opts)
+            }
+            #[cfg(feature = "s3")]
             Served::S3(mut opts) => {
                 opts.net = net_options(raw);
                 opts.server_modtime = vfs.no_modtime || flag_bool(raw, "use-server-modtime");
@@ -146,16 +152,19 @@ impl Config {
             }
             #[cfg(feature = "wrappers")]
             Served::Composed(mut inner) => {
-                inner.set_s3_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
+                inner.set_network_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
                 Served::Composed(inner)
             }
             #[cfg(feature = "crypt")]
             Served::Crypt(opts, mut inner) => {
-                inner.set_s3_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
+                inner.set_network_flags(&net_options(raw), vfs.no_modtime || flag_bool(raw, "use-server-modtime"));
                 Served::Crypt(opts, inner)
             }
             other => other,
         };
+        // A remote that cannot change (http) is served as with --read-only, so that a write
+        // is refused at once and never accepted into the cache only to fail on upload.
+        let vfs = VfsOptions { read_only: vfs.read_only || served.read_only_by_nature(), ..vfs };
         let cache = cache_options(raw, vfs.cache_mode, &served);
         Ok(Config {
             addr: parse_addr("addr", &flag_text(raw, "addr").unwrap_or_else(|| "localhost:2121".into()))?,
@@ -203,7 +212,7 @@ fn bandwidth(raw: &RawArgs, name: &str) -> Result<crate::data::bandwidth::Timeta
 }
 
 /// rclone's global network flags, for the remotes that open connections of their own.
-#[cfg(feature = "s3")]
+#[cfg(any(feature = "s3", feature = "http"))]
 fn net_options(raw: &RawArgs) -> crate::backend::net::NetOptions {
     let defaults = crate::backend::net::NetOptions::default();
     let duration = |name: &str, default: Duration| match raw.values.get(name) {
@@ -265,6 +274,9 @@ pub enum Served {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// A web server's directory, read-only.
+    #[cfg(feature = "http")]
+    Http(Box<crate::backend::http::HttpOptions>),
     /// Remotes composed of other remotes (combine, union), opened as resolved.
     #[cfg(feature = "wrappers")]
     Composed(Box<crate::remote::Resolved>),
@@ -284,6 +296,8 @@ impl Served {
             Served::Ftp(o) => format!("ftp://{}@{}:{}/{}", o.user, o.host, o.port, o.root.trim_start_matches('/')),
             #[cfg(feature = "s3")]
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
+            #[cfg(feature = "http")]
+            Served::Http(o) => format!("{}{} (read-only)", o.url.text(), o.root),
             #[cfg(feature = "wrappers")]
             Served::Composed(_) => "a combine, union or chunker remote".to_string(),
             #[cfg(feature = "crypt")]
@@ -304,6 +318,8 @@ impl Served {
             Served::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Served::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "http")]
+            Served::Http(opts) => Box::new(crate::backend::http::HttpBackend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "crypt")]
             Served::Crypt(opts, inner) => {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
@@ -312,6 +328,20 @@ impl Served {
             Served::Composed(resolved) => resolved.open(false)?,
             Served::AuthProxy(_) => return Err("with --auth-proxy, each login opens its own backend".into()),
         })
+    }
+
+    /// Whether nothing can be changed on this remote whatever the flags (http, or a crypt or
+    /// chunker over one).
+    pub fn read_only_by_nature(&self) -> bool {
+        match self {
+            #[cfg(feature = "http")]
+            Served::Http(_) => true,
+            #[cfg(feature = "wrappers")]
+            Served::Composed(inner) => inner.read_only_by_nature(),
+            #[cfg(feature = "crypt")]
+            Served::Crypt(_, inner) => inner.read_only_by_nature(),
+            _ => false,
+        }
     }
 }
 
@@ -347,6 +377,8 @@ fn resolve_remote(
         Resolved::Ftp(opts) => return Ok(Served::Ftp(opts)),
         #[cfg(feature = "s3")]
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
+        #[cfg(feature = "http")]
+        Resolved::Http(opts) => return Ok(Served::Http(opts)),
         #[cfg(feature = "wrappers")]
         r @ (Resolved::Combine(_) | Resolved::Union(..) | Resolved::Chunker(..)) => {
             return Ok(Served::Composed(Box::new(r)))
@@ -380,6 +412,10 @@ fn cache_options(
         #[cfg(feature = "s3")]
         Served::S3(o) => {
             (format!("s3-{}", o.endpoint.split("://").nth(1).unwrap_or("aws").replace([':', '/'], "-")), o.root.clone())
+        }
+        #[cfg(feature = "http")]
+        Served::Http(o) => {
+            (format!("http-{}", o.url.host.replace([':', '/'], "-")), format!("{}{}", o.url.path, o.root))
         }
         #[cfg(feature = "wrappers")]
         Served::Composed(_) => ("composed".to_string(), String::new()),

@@ -191,6 +191,9 @@ pub enum Resolved {
     /// A bucket (or every bucket) of an S3 store.
     #[cfg(feature = "s3")]
     S3(Box<crate::backend::s3::S3Options>),
+    /// A web server's directory, read-only.
+    #[cfg(feature = "http")]
+    Http(Box<crate::backend::http::HttpOptions>),
     /// Several remotes side by side, one directory of the root each (rclone's combine).
     #[cfg(feature = "wrappers")]
     Combine(Vec<(String, Resolved)>),
@@ -509,6 +512,13 @@ pub fn resolve_backend(
                 .map(|o| Resolved::S3(Box::new(o)))
                 .map_err(RemoteError::Config)
         }
+        #[cfg(feature = "http")]
+        "http" => {
+            backend_env_defaults("http", &mut opts, env);
+            crate::backend::http::HttpOptions::from_map(&opts, path)
+                .map(|o| Resolved::Http(Box::new(o)))
+                .map_err(RemoteError::Config)
+        }
         other => Err(RemoteError::Config(format!(
             "backend {other:?} is not supported yet: this build serves {} remotes",
             SERVED_TYPES.join(", ")
@@ -564,6 +574,8 @@ pub const SERVED_TYPES: &[&str] = &[
     "crypt",
     #[cfg(feature = "s3")]
     "s3",
+    #[cfg(feature = "http")]
+    "http",
 ];
 
 /// The option keys a remote type reads (what `RCLONE_CONFIG_<NAME>_<KEY>` and
@@ -573,6 +585,8 @@ fn known_keys(backend: &str) -> &'static [&'static str] {
         "ftp" => &crate::backend::ftp::options::KNOWN,
         #[cfg(feature = "s3")]
         "s3" => &crate::backend::s3::options::KNOWN,
+        #[cfg(feature = "http")]
+        "http" => &crate::backend::http::options::KNOWN,
         "memory" => &["fail_uploads", "slow_reads"],
         #[cfg(feature = "crypt")]
         "crypt" => &crate::backend::crypt::options::KNOWN,
@@ -592,28 +606,51 @@ fn backend_env_defaults(backend: &str, opts: &mut BTreeMap<String, String>, env:
 }
 
 impl Resolved {
-    /// Hands rclone's global network flags and `--use-server-modtime` to every s3 remote in
-    /// this tree (wrapped ones too).
-    #[cfg(feature = "s3")]
-    pub fn set_s3_flags(&mut self, net: &crate::backend::net::NetOptions, server_modtime: bool) {
+    /// Hands rclone's global network flags (and `--use-server-modtime`, to s3) to every HTTP
+    /// remote in this tree (wrapped ones too).
+    #[cfg(any(feature = "s3", feature = "http"))]
+    pub fn set_network_flags(&mut self, net: &crate::backend::net::NetOptions, server_modtime: bool) {
+        // Only s3 reads the time flag.
+        let _ = server_modtime;
         match self {
+            #[cfg(feature = "s3")]
             Resolved::S3(opts) => {
                 opts.net = *net;
                 opts.server_modtime = server_modtime;
             }
+            #[cfg(feature = "http")]
+            Resolved::Http(opts) => opts.net = *net,
             #[cfg(feature = "wrappers")]
             Resolved::Combine(upstreams) => {
-                upstreams.iter_mut().for_each(|(_, r)| r.set_s3_flags(net, server_modtime));
+                upstreams.iter_mut().for_each(|(_, r)| r.set_network_flags(net, server_modtime));
             }
             #[cfg(feature = "wrappers")]
             Resolved::Union(upstreams, _, _) => {
-                upstreams.iter_mut().for_each(|(_, r, _)| r.set_s3_flags(net, server_modtime));
+                upstreams.iter_mut().for_each(|(_, r, _)| r.set_network_flags(net, server_modtime));
             }
             #[cfg(feature = "wrappers")]
-            Resolved::Chunker(_, inner) => inner.set_s3_flags(net, server_modtime),
+            Resolved::Chunker(_, inner) => inner.set_network_flags(net, server_modtime),
             #[cfg(feature = "crypt")]
-            Resolved::Crypt(_, inner) => inner.set_s3_flags(net, server_modtime),
+            Resolved::Crypt(_, inner) => inner.set_network_flags(net, server_modtime),
             _ => {}
+        }
+    }
+
+    /// Whether nothing can be changed on this remote (http; a crypt or chunker over one; a
+    /// union or combine of such remotes only).
+    pub fn read_only_by_nature(&self) -> bool {
+        match self {
+            #[cfg(feature = "http")]
+            Resolved::Http(_) => true,
+            #[cfg(feature = "wrappers")]
+            Resolved::Combine(upstreams) => upstreams.iter().all(|(_, r)| r.read_only_by_nature()),
+            #[cfg(feature = "wrappers")]
+            Resolved::Union(upstreams, _, _) => upstreams.iter().all(|(_, r, _)| r.read_only_by_nature()),
+            #[cfg(feature = "wrappers")]
+            Resolved::Chunker(_, inner) => inner.read_only_by_nature(),
+            #[cfg(feature = "crypt")]
+            Resolved::Crypt(_, inner) => inner.read_only_by_nature(),
+            _ => false,
         }
     }
 
@@ -632,6 +669,8 @@ impl Resolved {
             Resolved::Ftp(opts) => Box::new(crate::backend::ftp::FtpBackend::connect(opts.clone())?),
             #[cfg(feature = "s3")]
             Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "http")]
+            Resolved::Http(opts) => Box::new(crate::backend::http::HttpBackend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "wrappers")]
             Resolved::Combine(upstreams) => {
                 let mut opened = Vec::with_capacity(upstreams.len());

@@ -478,7 +478,9 @@ impl Session {
 
     /// Refuses a change under `--read-only` with 550; true when refused.
     fn refuse_if_read_only(&mut self) -> bool {
-        if self.shared.vfs_options.read_only {
+        // The login's own VFS may be read-only where the server's options are not (an auth
+        // proxy's http remote).
+        if self.shared.vfs_options.read_only || self.vfs.as_ref().is_some_and(|v| v.options().read_only) {
             self.reply(ReplyCode::FileUnavailable, "Permission denied: the server is read-only");
             true
         } else {

@@ -6,6 +6,7 @@
 
 pub mod http_time;
 pub mod retry;
+#[cfg(feature = "s3")]
 pub mod xml;
 
 use std::sync::Arc;
@@ -51,6 +52,23 @@ impl HttpClient {
     /// # Errors
     /// No root certificate could be loaded while certificates are to be checked.
     pub fn new(options: NetOptions, check_certificate: bool) -> Result<HttpClient, String> {
+        HttpClient::build(options, check_certificate, 0)
+    }
+
+    /// As [`new`](Self::new), but following up to `redirects` redirects, as Go's client does
+    /// for rclone's http remote (a web directory often answers `/dir` with a 301 to `/dir/`).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn following_redirects(
+        options: NetOptions,
+        check_certificate: bool,
+        redirects: u32,
+    ) -> Result<HttpClient, String> {
+        HttpClient::build(options, check_certificate, redirects)
+    }
+
+    fn build(options: NetOptions, check_certificate: bool, redirects: u32) -> Result<HttpClient, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
@@ -74,7 +92,7 @@ impl HttpClient {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .allow_non_standard_methods(true)
-            .max_redirects(0)
+            .max_redirects(redirects)
             .user_agent(concat!("ftpvfs/", env!("CARGO_PKG_VERSION")))
             .accept_encoding("identity")
             .timeout_connect(Some(options.connect_timeout).filter(|d| !d.is_zero()))
@@ -111,4 +129,49 @@ pub fn transport_error_is_retryable(e: &ureq::Error) -> bool {
             | ureq::Error::Rustls(_)
             | ureq::Error::Tls(_)
     )
+}
+
+/// Where the body of a ranged answer starts, from its `Content-Range` (`bytes 100-199/1000`).
+pub fn content_range_start(value: &str) -> Option<u64> {
+    value.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}
+
+/// The body of a successful GET that asked for the bytes from `pos`, positioned at `pos`, and
+/// the offset where the body ends (when its length is known). Where the body starts comes from
+/// `Content-Range` (rclone serve s3 sends one even with a 200), else a 206 starts where asked
+/// and a 200 is the whole file, whose bytes before `pos` are skipped (servers that ignore
+/// `Range`). Shared by the remotes that read files with ranged GETs, so that a read reopened
+/// after a break lands on the same byte in each.
+///
+/// # Errors
+/// The answer starts after `pos`, or ends before it (`vpath` names the file).
+pub fn body_from(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: ureq::Body,
+    pos: u64,
+    vpath: &str,
+) -> crate::backend::Result<(ureq::BodyReader<'static>, Option<u64>)> {
+    use crate::backend::{Error, ErrorKind};
+    use std::io::Read;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let length: Option<u64> = header("content-length").and_then(|l| l.trim().parse().ok());
+    let start = match header("content-range").and_then(content_range_start) {
+        Some(start) => start,
+        None if status == 206 => pos,
+        None => 0,
+    };
+    if start > pos {
+        return Err(Error::with_detail(ErrorKind::Other, vpath, "The server answered another byte range"));
+    }
+    let mut reader = body.into_reader();
+    let skip = pos - start;
+    if skip > 0 {
+        let skipped =
+            std::io::copy(&mut (&mut reader).take(skip), &mut std::io::sink()).map_err(|e| Error::from_io(e, vpath))?;
+        if skipped != skip {
+            return Err(Error::with_detail(ErrorKind::Transient, vpath, "The file is shorter than it was"));
+        }
+    }
+    Ok((reader, length.map(|l| start + l)))
 }

@@ -23,6 +23,38 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(10)))
 }
 
+/// Sends the request `make` builds, again after a pause while the answer says "later" or the
+/// connection broke, up to `tries` tries in all (`what` names it in the debug log). Returns
+/// the first answer that is not worth retrying, or the last one, whatever its status; the
+/// caller decides what a status means.
+///
+/// # Errors
+/// The connection failed every time, or in a way another try cannot mend (a bad URL, TLS).
+pub fn send(
+    client: &super::HttpClient,
+    tries: u32,
+    what: &str,
+    make: &dyn Fn() -> Result<super::http::Request<()>, String>,
+) -> Result<super::http::Response<ureq::Body>, String> {
+    let tries = tries.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (failure, pause) = match client.send(make()?) {
+            Ok(resp) if !status_is_retryable(resp.status().as_u16()) || attempt >= tries => return Ok(resp),
+            Ok(resp) => {
+                let after = retry_after(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()));
+                (format!("HTTP {}", resp.status().as_u16()), after)
+            }
+            Err(e) if attempt >= tries || !super::transport_error_is_retryable(&e) => return Err(e.to_string()),
+            Err(e) => (e.to_string(), None),
+        };
+        let pause = pause.unwrap_or_else(|| backoff(attempt));
+        log::debug!("{what}: {failure}; try {} of {tries} in {} ms", attempt + 1, pause.as_millis());
+        std::thread::sleep(pause);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

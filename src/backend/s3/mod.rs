@@ -713,10 +713,6 @@ fn result_etag(body: &[u8], what: &str) -> std::result::Result<String, S3Error> 
 }
 
 /// The first byte of `bytes a-b/total`.
-fn content_range_start(value: &str) -> Option<u64> {
-    value.trim().strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
-}
-
 fn parent_loc(loc: &Loc) -> Loc {
     let key = loc.key.rsplit_once('/').map_or("", |(p, _)| p).to_string();
     Loc { bucket: loc.bucket.clone(), key }
@@ -823,35 +819,9 @@ impl S3Read {
                 "The file changed while being read",
             ));
         }
-        let length: Option<u64> = resp.header("content-length").and_then(|l| l.trim().parse().ok());
-        // Where the body starts: Content-Range says (rclone serve s3 sends it with a 200); a
-        // 206 without one starts where asked; a plain 200 is the whole object.
-        let start = match resp.header("content-range").and_then(content_range_start) {
-            Some(start) => start,
-            None if resp.status == 206 => self.pos,
-            None => 0,
-        };
-        if start > self.pos {
-            return Err(Error::with_detail(
-                ErrorKind::Other,
-                self.vpath.clone(),
-                "The store answered another byte range",
-            ));
-        }
-        self.body_end = length.map(|l| start + l);
-        let mut body = resp.body.into_reader();
-        let skip = self.pos - start;
-        if skip > 0 {
-            let skipped = std::io::copy(&mut (&mut body).take(skip), &mut std::io::sink())
-                .map_err(|e| Error::from_io(e, self.vpath.clone()))?;
-            if skipped != skip {
-                return Err(Error::with_detail(
-                    ErrorKind::Transient,
-                    self.vpath.clone(),
-                    "The file is shorter than it was",
-                ));
-            }
-        }
+        let (body, body_end) =
+            crate::backend::net::body_from(resp.status, &resp.headers, resp.body, self.pos, &self.vpath)?;
+        self.body_end = body_end;
         self.body = Some(body);
         Ok(())
     }

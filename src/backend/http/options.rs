@@ -1,0 +1,194 @@
+//! `HttpOptions`: the http remote's settings, with rclone's keys and defaults (`url`,
+//! `headers`, `no_slash`, `no_head`, `no_escape`).
+
+use std::collections::BTreeMap;
+
+use super::links::Url;
+use crate::backend::net::NetOptions;
+
+/// How to reach a web directory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// `url`, ending in `/`, without the user information.
+    pub url: Url,
+    /// `user:pass@` of the URL, sent as HTTP Basic auth (as Go's client does).
+    pub basic_auth: Option<(String, String)>,
+    /// `headers`: sent with every request, in order.
+    pub headers: Vec<(String, String)>,
+    /// `no_slash`: directories may lack the trailing `/`; a `text/html` file is a directory.
+    pub no_slash: bool,
+    /// `no_escape`: paths go into URLs as they are.
+    pub no_escape: bool,
+    /// The path after `remote:`.
+    pub root: String,
+    /// rclone's global network flags (`--contimeout`, `--timeout`, `--low-level-retries`).
+    pub net: NetOptions,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    /// Everything but the credentials and the header values (which often hold tokens).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("url", &self.url.text())
+            .field("headers", &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .field("no_slash", &self.no_slash)
+            .field("no_escape", &self.no_escape)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every option of rclone's http remote (also what `RCLONE_HTTP_<KEY>` may set).
+pub const KNOWN: [&str; 5] = ["url", "headers", "no_slash", "no_head", "no_escape"];
+/// Options accepted and not needed here.
+const IGNORED: [&str; 2] = ["type", "description"];
+
+impl HttpOptions {
+    /// Reads the options of an http remote; `root` is the path after `remote:`.
+    ///
+    /// # Errors
+    /// A message naming the option that is missing, malformed or not supported.
+    pub fn from_map(opts: &BTreeMap<String, String>, root: &str) -> Result<HttpOptions, String> {
+        let get = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
+        let flag = |k: &str| -> Result<bool, String> {
+            match get(k).map(str::to_ascii_lowercase).as_deref() {
+                None | Some("false" | "0" | "no") => Ok(false),
+                Some("true" | "1" | "yes") => Ok(true),
+                Some(v) => Err(format!("http option {k}: {v:?} is not true or false")),
+            }
+        };
+        for key in opts.keys() {
+            if !KNOWN.contains(&key.as_str()) && !IGNORED.contains(&key.as_str()) {
+                log::warn!("http option {key} is unknown and ignored");
+            }
+        }
+        if flag("no_head")? {
+            return Err("http option no_head is not supported yet: ftpvfs serves a file by its size, which \
+                        only HEAD tells"
+                .into());
+        }
+        let text = get("url").ok_or("an http remote needs url= (the address of the web directory)")?;
+        let mut url = Url::parse(text)
+            .ok_or_else(|| format!("http option url: {text:?} is not an http:// or https:// address"))?;
+        if !url.path.ends_with('/') {
+            url.path.push('/');
+        }
+        url.query = None;
+        let basic_auth = user_info(text)?;
+        let list = split_csv(get("headers").unwrap_or(""))?;
+        if list.len() % 2 != 0 {
+            return Err("http option headers: odd number of headers supplied".into());
+        }
+        let headers: Vec<(String, String)> = list.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+        for (name, value) in &headers {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+                return Err(format!("http option headers: {name:?} is not a header name"));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(format!("http option headers: the value of {name} has a line break"));
+            }
+        }
+        Ok(HttpOptions {
+            url,
+            basic_auth,
+            headers,
+            no_slash: flag("no_slash")?,
+            no_escape: flag("no_escape")?,
+            root: root.trim_matches('/').to_string(),
+            net: NetOptions::default(),
+        })
+    }
+}
+
+/// `user:pass@` in a URL, percent-decoded.
+fn user_info(url: &str) -> Result<Option<(String, String)>, String> {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let Some((info, _)) = authority.rsplit_once('@') else { return Ok(None) };
+    let (user, pass) = info.split_once(':').unwrap_or((info, ""));
+    let decode = |s: &str| super::links::decode_path(s).ok_or("http option url: bad %-escape in the user or password");
+    Ok(Some((decode(user)?, decode(pass)?)))
+}
+
+/// rclone's `CommaSepList`: comma-separated fields, each optionally in double quotes (a
+/// doubled quote inside is one quote), as Go's `encoding/csv` reads one record.
+fn split_csv(text: &str) -> Result<Vec<String>, String> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut fields = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err("http option headers: a quoted field is not closed".into()),
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                }
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err("http option headers: text after a closing quote".into());
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '"' {
+                    return Err("http option headers: a quote inside an unquoted field".into());
+                }
+                field.push(c);
+                chars.next();
+            }
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    #[test]
+    fn options_as_rclone_reads_them() {
+        let o = HttpOptions::from_map(&map(&[("url", "https://u%40x:p%3Aw@example.com/pub")]), "/dir/").unwrap();
+        assert_eq!(o.url.text(), "https://example.com/pub/");
+        assert_eq!(o.basic_auth, Some(("u@x".into(), "p:w".into())));
+        assert_eq!(o.root, "dir");
+        let o = HttpOptions::from_map(
+            &map(&[("url", "http://h/"), ("headers", r#""Cookie","a=b, c","X-Token",t"#), ("no_slash", "true")]),
+            "",
+        )
+        .unwrap();
+        assert_eq!(o.headers, [("Cookie".into(), "a=b, c".into()), ("X-Token".into(), "t".into())]);
+        assert!(o.no_slash && !o.no_escape && o.basic_auth.is_none());
+        assert!(!format!("{o:?}").contains("a=b"), "header values stay out of logs");
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        let err = |pairs: &[(&str, &str)]| HttpOptions::from_map(&map(pairs), "").unwrap_err();
+        assert!(err(&[]).contains("url"));
+        assert!(err(&[("url", "ftp://h/")]).contains("http://"));
+        assert!(err(&[("url", "http://h/"), ("headers", "a,b,c")]).contains("odd"));
+        assert!(err(&[("url", "http://h/"), ("headers", "\"a,b")]).contains("quoted"));
+        assert!(err(&[("url", "http://h/"), ("headers", "Bad Name,v")]).contains("header name"));
+        assert!(err(&[("url", "http://h/"), ("no_head", "true")]).contains("not supported yet"));
+        assert!(err(&[("url", "http://h/"), ("no_slash", "maybe")]).contains("no_slash"));
+    }
+}
