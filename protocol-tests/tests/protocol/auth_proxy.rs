@@ -238,3 +238,26 @@ fn a_proxy_login_can_serve_an_s3_bucket() {
     assert_eq!(c.retr("scan.pdf"), b"scanned");
     assert_eq!(std::fs::read(store.bucket_dir("bucket").join("carol/scan.pdf")).unwrap(), b"scanned");
 }
+
+#[test]
+fn a_proxy_login_to_an_http_remote_is_read_only_even_with_a_write_cache() {
+    let web = protocol_tests::web::WebServer::python(tempfile::tempdir().unwrap());
+    std::fs::write(web.path().join("notice.txt"), b"published").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("httpproxy.py");
+    std::fs::write(
+        &program,
+        format!("import json\nprint(json.dumps({{\"type\": \"http\", \"_root\": \"\", \"url\": \"{}\"}}))\n", web.url),
+    )
+    .unwrap();
+    let command = format!("python3 {}", program.display());
+    let s = Server::start_without_remote(&["--auth-proxy", &command, "--vfs-cache-mode", "writes"], &[]);
+    let mut c = Client::connect(s.addr);
+    c.login("dave", "any");
+    assert_eq!(c.listing("NLST"), "notice.txt\r\n");
+    assert_eq!(c.retr("notice.txt"), b"published");
+    for cmd in ["STOR new.txt", "MKD d", "DELE notice.txt"] {
+        assert_eq!(c.cmd(cmd).code, 550, "{cmd}");
+    }
+    assert!(!web.path().join("new.txt").exists());
+}
