@@ -325,6 +325,21 @@ impl<'a> Budget<'a> {
     }
 }
 
+/// Reads until `buf` is full or the file ends. Remote streams return what one network read
+/// brought (often far less than the buffer), and a buffer handed back shorter than it was is
+/// zero-filled again before its next read: filling it whole keeps both the reads and the
+/// fills to one per buffer. An error drops what was read before it: the transfer fails.
+fn fill(stream: &mut dyn ReadStream, buf: &mut [u8]) -> crate::backend::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
 /// Runs a pump task. Blocking; worker threads only. `others_waiting` says whether other tasks
 /// wait for a worker (a transfer task then gives its worker back sooner; see `Budget`).
 pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<PumpDone> {
@@ -334,7 +349,7 @@ pub fn run_task(task: PumpTask, others_waiting: &dyn Fn() -> bool) -> Option<Pum
             // Recycled buffers keep their length, so only a new buffer is zero-filled once
             // (a memset of every buffer before each read cost a pass over all the data).
             buf.resize(want, 0);
-            let result = stream.read(&mut buf);
+            let result = fill(stream.as_mut(), &mut buf);
             match &result {
                 Ok(n) => {
                     buf.truncate(*n);
