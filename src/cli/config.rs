@@ -473,14 +473,23 @@ fn rc_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
             ))
         }
     };
-    Ok(Some(crate::rc::RcOptions { addr, auth, metrics: flag_bool(raw, "rc-enable-metrics") }))
+    Ok(Some(crate::rc::RcOptions {
+        addr,
+        auth,
+        metrics: flag_bool(raw, "rc-enable-metrics"),
+        base_url: String::new(),
+        realm: "ftpvfs rc".into(),
+    }))
 }
 
 /// `--metrics-addr` and its credentials: `/metrics` on a listener of its own. As in rclone,
 /// it needs no credentials unless `--metrics-user` and `--metrics-pass` are given.
 fn metrics_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliError> {
     let Some(addr) = flag_text(raw, "metrics-addr").filter(|a| !a.is_empty()) else {
-        return match ["metrics-user", "metrics-pass"].into_iter().find(|f| raw.given(f)) {
+        return match ["metrics-user", "metrics-pass", "metrics-baseurl", "metrics-realm"]
+            .into_iter()
+            .find(|f| raw.given(f))
+        {
             Some(f) => Err(CliError::Usage(format!("--{f} needs --metrics-addr"))),
             None => Ok(None),
         };
@@ -494,7 +503,9 @@ fn metrics_options(raw: &RawArgs) -> Result<Option<crate::rc::RcOptions>, CliErr
         None if !pass.is_empty() => return Err(CliError::Usage("--metrics-pass needs --metrics-user".into())),
         None => None,
     };
-    Ok(Some(crate::rc::RcOptions { addr, auth, metrics: true }))
+    let base_url = flag_text(raw, "metrics-baseurl").unwrap_or_default().trim_matches('/').to_string();
+    let realm = flag_text(raw, "metrics-realm").filter(|r| !r.is_empty()).unwrap_or_else(|| "ftpvfs metrics".into());
+    Ok(Some(crate::rc::RcOptions { addr, auth, metrics: true, base_url, realm }))
 }
 
 /// Parses the listen address of flag `--{flag}` (`--addr`, `--rc-addr`): `host:port`, `:port`

@@ -71,7 +71,8 @@ use Support::{Later, Now};
 use ValueKind::*;
 
 /// Why rclone's `--metrics-*` options beyond address and Basic auth are refused.
-const METRICS_HTTP: &str = "the metrics server has plain HTTP with --metrics-user/--metrics-pass only";
+const METRICS_HTTP: &str =
+    "the metrics server speaks plain HTTP, with Basic auth from --metrics-user/--metrics-pass only";
 
 /// The flags of `ftpvfs serve`, in the order `--help` prints them.
 pub const SERVE_FLAGS: &[FlagDef] = &[
@@ -161,7 +162,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("max-list-entries", Int, "500000", "[ftpvfs] Most entries in one listing; a larger directory gets 550", Now),
     flag("metrics-addr", Text, "", "IPaddress:Port or :Port to bind the metrics server to (off when empty)", Now),
     flag("metrics-allow-origin", Text, "", "Origin which cross-domain request (CORS) can be executed from", Later(METRICS_HTTP)),
-    flag("metrics-baseurl", Text, "", "Prefix for URLs - leave blank for root", Later(METRICS_HTTP)),
+    flag("metrics-baseurl", Text, "", "Prefix for URLs - leave blank for root", Now),
     flag("metrics-cert", Text, "", "TLS PEM key (concatenation of certificate and CA certificate)", Later(METRICS_HTTP)),
     flag("metrics-client-ca", Text, "", "Client certificate authority to verify clients with", Later(METRICS_HTTP)),
     flag("metrics-htpasswd", Text, "", "A htpasswd file - if not provided no authentication is done", Later(METRICS_HTTP)),
@@ -169,7 +170,7 @@ pub const SERVE_FLAGS: &[FlagDef] = &[
     flag("metrics-max-header-bytes", Int, "4096", "Maximum size of request header", Later(METRICS_HTTP)),
     flag("metrics-min-tls-version", Text, "tls1.0", "Minimum TLS version that is acceptable", Later(METRICS_HTTP)),
     flag("metrics-pass", Text, "", "Password for the metrics server's Basic auth", Now),
-    flag("metrics-realm", Text, "", "Realm for authentication", Later(METRICS_HTTP)),
+    flag("metrics-realm", Text, "", "Realm for authentication (default \"ftpvfs metrics\")", Now),
     flag("metrics-salt", Text, "dlPL2MqE", "Password hashing salt", Later(METRICS_HTTP)),
     flag("metrics-server-read-timeout", Duration, "1h0m0s", "Timeout for server reading data", Later(METRICS_HTTP)),
     flag("metrics-server-write-timeout", Duration, "1h0m0s", "Timeout for server writing data", Later(METRICS_HTTP)),

@@ -133,8 +133,13 @@ pub fn text_response(content_type: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A whole HTTP response with a JSON body.
+/// A whole HTTP response with a JSON body (a 401 names the rc's realm).
 pub fn response(status: u16, body: &Value) -> Vec<u8> {
+    response_with_realm(status, body, "ftpvfs rc")
+}
+
+/// A whole HTTP response with a JSON body; a 401 asks for Basic auth in `realm`.
+pub fn response_with_realm(status: u16, body: &Value, realm: &str) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -146,7 +151,8 @@ pub fn response(status: u16, body: &Value) -> Vec<u8> {
     };
     let mut text = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".into());
     text.push('\n');
-    let auth = if status == 401 { "WWW-Authenticate: Basic realm=\"ftpvfs rc\"\r\n" } else { "" };
+    let realm: String = realm.chars().filter(|c| *c != '"' && !c.is_control()).collect();
+    let auth = if status == 401 { format!("WWW-Authenticate: Basic realm=\"{realm}\"\r\n") } else { String::new() };
     format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{auth}Connection: close\r\n\r\n{text}",
         text.len()

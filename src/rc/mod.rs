@@ -32,6 +32,11 @@ pub struct RcOptions {
     pub auth: Option<(String, Secret<String>)>,
     /// `--rc-enable-metrics`: `GET /metrics` in the Prometheus format, with the same auth.
     pub metrics: bool,
+    /// `--metrics-baseurl`: the prefix of every path served (`prom` for `/prom/metrics`),
+    /// without slashes; empty for the root.
+    pub base_url: String,
+    /// The realm a 401 names (`--metrics-realm`).
+    pub realm: String,
 }
 
 /// Which of the two HTTP servers an [`RcServer`] is.
@@ -57,6 +62,8 @@ pub struct RcServer {
     pub role: Role,
     /// The bound address (with the real port when `:0` was asked).
     pub local_addr: SocketAddr,
+    base_url: String,
+    realm: String,
 }
 
 /// A request ready to be answered: its connection and what it asked (or why it is bad).
@@ -100,7 +107,14 @@ impl RcServer {
             kind,
             role,
             local_addr,
+            base_url: opts.base_url.clone(),
+            realm: opts.realm.clone(),
         })
+    }
+
+    /// The realm its 401 answers name.
+    pub fn realm(&self) -> &str {
+        &self.realm
     }
 
     /// Accepts every waiting connection.
@@ -145,7 +159,21 @@ impl RcServer {
         };
         let generation = conn.generation;
         self.flush(slot, registry);
-        request.map(|request| Pending { slot, generation, request })
+        let base = &self.base_url;
+        request.map(|request| {
+            // Under a base URL only paths below it exist: the command is the rest, and any
+            // other path becomes one no command has (404).
+            let request = request.map(|mut req| {
+                if !base.is_empty() {
+                    req.command = match req.command.strip_prefix(base.as_str()).and_then(|r| r.strip_prefix('/')) {
+                        Some(rest) => rest.to_string(),
+                        None => String::new(),
+                    };
+                }
+                req
+            });
+            Pending { slot, generation, request }
+        })
     }
 
     /// Queues the answer to a request and sends what the socket takes.

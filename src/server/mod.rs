@@ -151,8 +151,9 @@ impl Server {
         let metrics = match &config.metrics {
             Some(opts) => {
                 let metrics = crate::rc::RcServer::bind(opts, crate::rc::Role::Metrics, poll.registry(), None)?;
+                let base = if opts.base_url.is_empty() { String::new() } else { format!("{}/", opts.base_url) };
                 log::info!(
-                    "Serving metrics on http://{}/metrics ({})",
+                    "Serving metrics on http://{}/{base}metrics ({})",
                     metrics.local_addr,
                     if opts.auth.is_some() { "Basic auth" } else { "no auth" }
                 );

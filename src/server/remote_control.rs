@@ -76,7 +76,8 @@ impl Server {
             Role::Metrics => self.metrics.as_mut(),
         };
         if let Some(rc) = server {
-            rc.respond(slot, pending.generation, response(status, &body), &self.ctx.registry);
+            let reply = crate::rc::http::response_with_realm(status, &body, rc.realm());
+            rc.respond(slot, pending.generation, reply, &self.ctx.registry);
         }
     }
 

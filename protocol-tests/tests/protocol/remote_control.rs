@@ -365,6 +365,27 @@ fn metrics_addr_serves_only_metrics_on_its_own_listener_and_credentials() {
         assert_eq!(code, 2, "{bad:?}: {err}");
         assert!(err.contains("--metrics-"), "{err}");
     }
+    // Under --metrics-baseurl only that prefix is served; a 401 names --metrics-realm.
+    let s = Server::start(&[
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--metrics-baseurl",
+        "/prom/",
+        "--metrics-realm",
+        "scrapers",
+        "--metrics-user",
+        "prom",
+        "--metrics-pass",
+        "scrape",
+        "-v",
+    ]);
+    let url = metrics_url(&s);
+    assert!(url.ends_with("/prom/metrics"), "{url}");
+    assert_eq!(status(&["-u", "prom:scrape", &url]), "200");
+    let root = url.replace("/prom/metrics", "/metrics");
+    assert_eq!(status(&["-u", "prom:scrape", &root]), "404", "nothing outside the base URL");
+    let headers = run_ok(Command::new("curl").args(["-s", "-D", "-", "-o", "/dev/null", &url]));
+    assert!(headers.contains("WWW-Authenticate: Basic realm=\"scrapers\""), "{headers}");
     // rclone's TLS, htpasswd and other metrics-server options are refused by name, not ignored.
     let (code, _, err) = run_cli(&["serve", ".", "--metrics-addr", "127.0.0.1:0", "--metrics-cert", "c.pem"]);
     assert_eq!(code, 2, "{err}");
