@@ -2,7 +2,8 @@
 //! parameters, JSON replies) on the reactor, so `rclone rc --url ...` and `ftpvfs rc` work as
 //! clients. Bound to loopback by default; Basic auth with `--rc-user`/`--rc-pass`, or none
 //! with `--rc-no-auth` (which must be asked for). One request per connection, at most
-//! [`MAX_CONNECTIONS`] at once, each request at most 1 MiB.
+//! [`MAX_CONNECTIONS`] at once (a new one closes the oldest that has not sent its request),
+//! each request at most 1 MiB.
 
 pub mod client;
 pub mod commands;
@@ -122,8 +123,8 @@ impl RcServer {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _peer)) => {
-                    if self.conns.len() - self.free.len() >= MAX_CONNECTIONS {
-                        continue; // dropped: closed
+                    if self.conns.len() - self.free.len() >= MAX_CONNECTIONS && !self.evict_oldest_idle(registry) {
+                        continue; // every connection is being answered: this one is dropped (closed)
                     }
                     let slot = self.free.pop().unwrap_or_else(|| {
                         self.conns.push(None);
@@ -144,6 +145,26 @@ impl RcServer {
                     return;
                 }
             }
+        }
+    }
+
+    /// Makes room for a new connection by closing the oldest one that has not sent a whole
+    /// request yet, so that connections left idle (or trickling bytes) cannot lock clients out
+    /// of the rc or the metrics; false when every connection is being answered.
+    fn evict_oldest_idle(&mut self, registry: &Registry) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| c.as_ref().filter(|c| !c.answered).map(|c| (c.generation, slot)))
+            .min();
+        match oldest {
+            Some((_, slot)) => {
+                log::debug!("rc: {MAX_CONNECTIONS} connections open; closing the oldest idle one");
+                self.close(slot, registry);
+                true
+            }
+            None => false,
         }
     }
 

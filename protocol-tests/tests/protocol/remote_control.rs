@@ -391,3 +391,45 @@ fn metrics_addr_serves_only_metrics_on_its_own_listener_and_credentials() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--metrics-cert is not supported yet"), "{err}");
 }
+
+#[test]
+fn idle_connections_cannot_lock_clients_out_of_the_metrics_or_the_rc() {
+    let s = Server::start(&["--metrics-addr", "127.0.0.1:0", "--rc", "--rc-addr", "127.0.0.1:0", "--rc-no-auth", "-v"]);
+    let log = s.log();
+    let url_after = |marker: &str| {
+        log.split(marker)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {marker:?} in the log:\n{log}"))
+            .to_string()
+    };
+    let metrics = url_after("Serving metrics on ");
+    let rc = url_after("Serving remote control on ");
+    let addr_of = |url: &str| -> std::net::SocketAddr {
+        url.trim_start_matches("http://").split('/').next().unwrap().parse().unwrap()
+    };
+    // Far more connections than the table holds, each silent or stopped mid-request.
+    let mut idle = Vec::new();
+    for i in 0..100 {
+        for url in [&metrics, &rc] {
+            let mut c = std::net::TcpStream::connect(addr_of(url)).unwrap();
+            if i % 2 == 0 {
+                c.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap();
+            }
+            idle.push(c);
+        }
+    }
+    let body = run_ok(Command::new("curl").args(["-sS", "-f", "--max-time", "10", &metrics]));
+    assert!(body.contains("# TYPE ftpvfs_sessions_open gauge"), "{body}");
+    let answer = run_ok(Command::new("curl").args([
+        "-sS",
+        "-f",
+        "--max-time",
+        "10",
+        "-X",
+        "POST",
+        &format!("{rc}core/version"),
+    ]));
+    assert!(answer.contains("\"version\""), "{answer}");
+    drop(idle);
+}
