@@ -88,6 +88,20 @@ fn serves_the_folder(web: &WebServer, data: &[u8]) {
     let mut c = Client::login_anonymous(cached.addr);
     assert_eq!(c.cmd("STOR new.txt").code, 550);
     assert_eq!(c.retr("café.txt"), b"unicode");
+    // A full cache reads through it: whole files and resumed ones, twice (the second from disk).
+    let cache_dir = tempfile::tempdir().unwrap();
+    let full = Server::start_remote(
+        &remote(&web.url),
+        &["--vfs-cache-mode", "full", "--cache-dir", cache_dir.path().to_str().unwrap()],
+        &[],
+    );
+    let mut c = Client::login_anonymous(full.addr);
+    for _ in 0..2 {
+        assert_eq!(c.cmd("REST 2000000").code, 350);
+        assert_eq!(sha256(&c.retr("big file #1%.bin")), sha256(&data[2_000_000..]));
+        assert_eq!(sha256(&c.retr("big file #1%.bin")), sha256(data));
+    }
+    assert_eq!(c.cmd("STOR new.txt").code, 550);
 }
 
 #[test]
