@@ -401,9 +401,14 @@ pub fn crypt(data: &[u8]) {
         assert!(blocks.open(&nonce, &mut sealed).is_err(), "a tampered block never opens");
     }
     let text = String::from_utf8_lossy(data);
+    // base32768 on its own: any text decodes or is refused, any bytes round-trip.
+    let _ = crate::backend::crypt::base32768::decode(&text);
+    let encoded = crate::backend::crypt::base32768::encode(data);
+    assert_eq!(crate::backend::crypt::base32768::decode(&encoded).as_deref(), Ok(data), "base32768 round trip");
     for mode in [
         NameMode::Standard(Encoding::Base32),
         NameMode::Standard(Encoding::Base64),
+        NameMode::Standard(Encoding::Base32768),
         NameMode::Obfuscate,
         NameMode::Off(".bin".into()),
     ] {

@@ -180,3 +180,25 @@ fn an_alias_of_a_crypt_remote_over_an_s3_bucket_reads_and_writes_rclones_format(
         .collect();
     assert!(!stored.iter().any(|n| n.contains("inbox") || n.contains("page")), "{stored:?}");
 }
+
+#[test]
+fn base32768_names_read_what_rclone_wrote_and_are_stored_as_rclone_predicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (plain, store) = (tmp.path().join("plain"), tmp.path().join("store"));
+    std::fs::create_dir_all(&store).unwrap();
+    let files = sample_files(&plain);
+    let conf = crypt_config(tmp.path(), &store, "filename_encoding = base32768\n");
+    rclone(&conf, &["copy", plain.to_str().unwrap(), "secret:"]);
+    let s = Server::start_remote("secret:", &["--config", conf.to_str().unwrap()], &[]);
+    let mut c = Client::login_anonymous(s.addr);
+    assert_eq!(c.listing("NLST"), "b65535\r\nb65536\r\nb65537\r\ndir x\r\nempty\r\none\r\n");
+    for (name, data) in &files {
+        assert_eq!(sha256(&c.retr(name)), sha256(data), "{name}");
+    }
+    c.store("STOR dir x/new from ftpvfs.txt", b"from ftpvfs");
+    assert_eq!(rclone(&conf, &["cat", "secret:dir x/new from ftpvfs.txt"]), "from ftpvfs");
+    let predicted = rclone(&conf, &["cryptdecode", "--reverse", "secret:", "dir x/new from ftpvfs.txt"]);
+    let enc = predicted.lines().next().unwrap().rsplit(" \t ").next().unwrap().trim().to_string();
+    assert!(store.join(&enc).exists(), "{predicted}: {enc} is stored");
+    assert!(enc.chars().all(|ch| ch == '/' || !ch.is_ascii()), "base32768 names are not ASCII: {enc}");
+}

@@ -5,6 +5,7 @@
 //! header and the blocks they need; a block that fails authentication fails the read (unless
 //! `pass_bad_blocks`), so a client never gets corrupt bytes with a 226.
 
+pub mod base32768;
 pub mod cipher;
 pub mod names;
 pub mod options;

@@ -31,6 +31,8 @@ pub enum Encoding {
     Base32,
     /// base64url, no padding.
     Base64,
+    /// base32768 (15 bits per UTF-16 unit: shorter names on remotes that count those).
+    Base32768,
 }
 
 /// Encrypts and decrypts name segments.
@@ -64,6 +66,7 @@ impl NameCipher {
                 match enc {
                     Encoding::Base32 => base32hex_encode(&sealed),
                     Encoding::Base64 => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed),
+                    Encoding::Base32768 => super::base32768::encode(&sealed),
                 }
             }
             NameMode::Obfuscate => obfuscate(segment, self.key_sum),
@@ -84,6 +87,7 @@ impl NameCipher {
                     Encoding::Base64 => base64::engine::general_purpose::URL_SAFE_NO_PAD
                         .decode(stored)
                         .map_err(|e| format!("bad base64 filename encoding: {e}"))?,
+                    Encoding::Base32768 => super::base32768::decode(stored)?,
                 };
                 if data.is_empty() {
                     return Err("too short after base32 decode".into());

@@ -89,7 +89,7 @@ impl CryptOptions {
         let encoding = match get("filename_encoding").map(str::to_ascii_lowercase).as_deref() {
             None | Some("base32") => Encoding::Base32,
             Some("base64") => Encoding::Base64,
-            Some("base32768") => return Err("crypt option filename_encoding base32768 is not supported yet".into()),
+            Some("base32768") => Encoding::Base32768,
             Some(v) => return Err(format!("crypt option filename_encoding: unknown encoding {v:?}")),
         };
         let name_mode = match get("filename_encryption").map(str::to_ascii_lowercase).as_deref() {
