@@ -526,6 +526,20 @@ pub fn resolve_backend(
     }
 }
 
+/// A remote's boolean option as the ftp and http remotes read it: missing, empty, `false`,
+/// `0` or `no` is false; `true`, `1` or `yes` is true (any case); anything else is an error
+/// naming `backend` and `key`.
+///
+/// # Errors
+/// A value that is neither.
+pub fn bool_option(backend: &str, key: &str, value: Option<&str>) -> Result<bool, String> {
+    match value.filter(|v| !v.is_empty()).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(v) => Err(format!("{backend} option {key}: {v:?} is not true or false")),
+    }
+}
+
 /// Splits a line on spaces, with `"` quoting (a doubled `""` is a literal quote), as rclone
 /// splits `--password-command` and combine's `upstreams`.
 pub fn split_quoted(line: &str) -> Vec<String> {

@@ -76,13 +76,7 @@ impl FtpOptions {
     /// A message naming the option that is missing, malformed or not supported.
     pub fn from_map(opts: &BTreeMap<String, String>, root: &str) -> Result<FtpOptions, String> {
         let get = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let flag = |k: &str| -> Result<bool, String> {
-            match get(k).map(str::to_ascii_lowercase).as_deref() {
-                None | Some("false" | "0" | "no") => Ok(false),
-                Some("true" | "1" | "yes") => Ok(true),
-                Some(v) => Err(format!("ftp option {k}: {v:?} is not true or false")),
-            }
-        };
+        let flag = |k: &str| crate::remote::bool_option("ftp", k, get(k));
         let duration = |k: &str, default: Duration| -> Result<Duration, String> {
             get(k).map_or(Ok(default), |v| parse_duration(v).map_err(|e| format!("ftp option {k}: {e}")))
         };

@@ -50,13 +50,7 @@ impl HttpOptions {
     /// A message naming the option that is missing, malformed or not supported.
     pub fn from_map(opts: &BTreeMap<String, String>, root: &str) -> Result<HttpOptions, String> {
         let get = |k: &str| opts.get(k).map(String::as_str).filter(|v| !v.is_empty());
-        let flag = |k: &str| -> Result<bool, String> {
-            match get(k).map(str::to_ascii_lowercase).as_deref() {
-                None | Some("false" | "0" | "no") => Ok(false),
-                Some("true" | "1" | "yes") => Ok(true),
-                Some(v) => Err(format!("http option {k}: {v:?} is not true or false")),
-            }
-        };
+        let flag = |k: &str| crate::remote::bool_option("http", k, get(k));
         for key in opts.keys() {
             if !KNOWN.contains(&key.as_str()) && !IGNORED.contains(&key.as_str()) {
                 log::warn!("http option {key} is unknown and ignored");
