@@ -198,23 +198,28 @@ impl Vfs {
         } else {
             path.clone()
         };
-        let now = Instant::now();
-        let entries = match self.dirs.get(path, now) {
-            Some(cached) => cached,
-            None => {
-                let epoch = self.dirs.epoch();
-                let fresh = Arc::new(self.backend.list(path)?);
-                self.dirs.put(path, fresh.clone(), now, epoch);
-                fresh
+        // A listing read while an upload finished may predate the file, and the cache no
+        // longer speaks for it once the upload is done: read again when a change landed
+        // between the read and the overlay (the epoch moved), a few times at most.
+        let mut tries = 0;
+        let entries = loop {
+            tries += 1;
+            let now = Instant::now();
+            let epoch = self.dirs.epoch();
+            let entries = match self.dirs.get(path, now) {
+                Some(cached) => cached,
+                None => {
+                    let fresh = Arc::new(self.backend.list(path)?);
+                    self.dirs.put(path, fresh.clone(), now, epoch);
+                    fresh
+                }
+            };
+            let Some(cache) = &self.cache else { break entries };
+            let mut with_local = entries.as_ref().clone();
+            cache.overlay(path, &mut with_local);
+            if self.dirs.epoch() == epoch || tries >= 3 {
+                break Arc::new(with_local);
             }
-        };
-        let entries = match &self.cache {
-            Some(cache) => {
-                let mut with_local = entries.as_ref().clone();
-                cache.overlay(path, &mut with_local);
-                Arc::new(with_local)
-            }
-            None => entries,
         };
         if !self.options.no_modtime {
             return Ok(entries.as_ref().clone());
