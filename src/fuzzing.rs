@@ -502,6 +502,29 @@ pub fn http_index(data: &[u8]) {
     }
 }
 
+/// `webdav_propfind`: whatever a WebDAV server answers to PROPFIND or PROPPATCH. The bounded
+/// multistatus reader never panics; each href resolved against a listing's URL is either left
+/// out or one name of that directory (no `/`, not `.` or `..`, no control character); checksums
+/// come out lower case.
+#[cfg(feature = "webdav")]
+pub fn webdav_propfind(data: &[u8]) {
+    use crate::backend::net::url::Url;
+    use crate::backend::webdav::propfind::{name_in, parse};
+    let Ok(items) = parse(data) else { return };
+    let base = Url::parse("http://127.0.0.1:8080/remote.php/dav/files/ann/sub%20dir/").expect("a base");
+    for item in &items {
+        if let Some(name) = name_in(&base, &item.href) {
+            assert!(!name.contains('/') && name != "." && name != "..", "{:?} -> {name:?}", item.href);
+            assert!(!name.chars().any(char::is_control), "{:?} -> {name:?}", item.href);
+        }
+        for kind in ["SHA1", "MD5"] {
+            if let Some(sum) = item.checksum(kind) {
+                assert_eq!(sum, sum.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
 /// `bwlimit`: any text for `--bwlimit` or `rc core/bwlimit rate=` (which comes from the
 /// network). The timetable parser never panics; what it accepts has valid days and times, stays
 /// within its entry bound, answers every minute of the week with one of its own limits, and
@@ -625,6 +648,12 @@ mod tests {
     #[cfg(feature = "http")]
     fn http_index_seeds_replay() {
         replay("http_index", super::http_index);
+    }
+
+    #[test]
+    #[cfg(feature = "webdav")]
+    fn webdav_propfind_seeds_replay() {
+        replay("webdav_propfind", super::webdav_propfind);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`client::Client`] (raw replies), curl, Python's ftplib, lftp and rclone.
 
 pub mod client;
+pub mod dav;
 pub mod fault_proxy;
 pub mod s3;
 pub mod wait;

@@ -50,3 +50,5 @@ mod tls; // FTPS: explicit and implicit TLS, PROT, session reuse, reload
 mod transfer; // RETR/STOR/APPE/STOU, REST, ASCII, ABOR, active and passive
 #[path = "protocol/vfs.rs"]
 mod vfs; // the read path, its flags, and the space figures
+#[path = "protocol/webdav_backend.rs"]
+mod webdav_backend; // the webdav remote on rclone serve webdav, WsgiDAV, Apache and a Nextcloud stand-in

@@ -19,12 +19,14 @@ pub mod http;
 pub mod local;
 pub mod memory;
 pub mod name_encoding;
-#[cfg(any(feature = "s3", feature = "http"))]
+#[cfg(any(feature = "s3", feature = "http", feature = "webdav"))]
 pub mod net;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "wrappers")]
 pub mod union;
+#[cfg(feature = "webdav")]
+pub mod webdav;
 
 use std::time::SystemTime;
 

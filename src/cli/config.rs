@@ -137,12 +137,17 @@ impl Config {
             };
             resolve_remote(remote, flag_text(raw, "config").as_deref(), vfs.read_only, &password)?
         };
-        #[cfg(any(feature = "s3", feature = "http"))]
+        #[cfg(any(feature = "s3", feature = "http", feature = "webdav"))]
         let served = match served {
             #[cfg(feature = "http")]
             Served::Http(mut opts) => {
                 opts.net = net_options(raw);
                 Served::Http(opts)
+            }
+            #[cfg(feature = "webdav")]
+            Served::Webdav(mut opts) => {
+                opts.net = net_options(raw);
+                Served::Webdav(opts)
             }
             #[cfg(feature = "s3")]
             Served::S3(mut opts) => {
@@ -212,7 +217,7 @@ fn bandwidth(raw: &RawArgs, name: &str) -> Result<crate::data::bandwidth::Timeta
 }
 
 /// rclone's global network flags, for the remotes that open connections of their own.
-#[cfg(any(feature = "s3", feature = "http"))]
+#[cfg(any(feature = "s3", feature = "http", feature = "webdav"))]
 fn net_options(raw: &RawArgs) -> crate::backend::net::NetOptions {
     let defaults = crate::backend::net::NetOptions::default();
     let duration = |name: &str, default: Duration| match raw.values.get(name) {
@@ -277,6 +282,9 @@ pub enum Served {
     /// A web server's directory, read-only.
     #[cfg(feature = "http")]
     Http(Box<crate::backend::http::HttpOptions>),
+    /// A folder of a WebDAV server.
+    #[cfg(feature = "webdav")]
+    Webdav(Box<crate::backend::webdav::WebdavOptions>),
     /// Remotes composed of other remotes (combine, union), opened as resolved.
     #[cfg(feature = "wrappers")]
     Composed(Box<crate::remote::Resolved>),
@@ -298,6 +306,8 @@ impl Served {
             Served::S3(o) => format!("s3 {} {}", if o.endpoint.is_empty() { "AWS" } else { &o.endpoint }, o.root),
             #[cfg(feature = "http")]
             Served::Http(o) => format!("{}{} (read-only)", o.url.text(), o.root),
+            #[cfg(feature = "webdav")]
+            Served::Webdav(o) => format!("webdav {}{} ({:?})", o.url.text(), o.root, o.vendor),
             #[cfg(feature = "wrappers")]
             Served::Composed(_) => "a combine, union or chunker remote".to_string(),
             #[cfg(feature = "crypt")]
@@ -320,6 +330,8 @@ impl Served {
             Served::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "http")]
             Served::Http(opts) => Box::new(crate::backend::http::HttpBackend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "webdav")]
+            Served::Webdav(opts) => Box::new(crate::backend::webdav::WebdavBackend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "crypt")]
             Served::Crypt(opts, inner) => {
                 Box::new(crate::backend::crypt::CryptBackend::new(inner.open(false)?, opts.as_ref().clone()))
@@ -379,6 +391,8 @@ fn resolve_remote(
         Resolved::S3(opts) => return Ok(Served::S3(opts)),
         #[cfg(feature = "http")]
         Resolved::Http(opts) => return Ok(Served::Http(opts)),
+        #[cfg(feature = "webdav")]
+        Resolved::Webdav(opts) => return Ok(Served::Webdav(opts)),
         #[cfg(feature = "wrappers")]
         r @ (Resolved::Combine(_) | Resolved::Union(..) | Resolved::Chunker(..)) => {
             return Ok(Served::Composed(Box::new(r)))
@@ -416,6 +430,10 @@ fn cache_options(
         #[cfg(feature = "http")]
         Served::Http(o) => {
             (format!("http-{}", o.url.host.replace([':', '/'], "-")), format!("{}{}", o.url.path, o.root))
+        }
+        #[cfg(feature = "webdav")]
+        Served::Webdav(o) => {
+            (format!("webdav-{}", o.url.host.replace([':', '/'], "-")), format!("{}{}", o.url.path, o.root))
         }
         #[cfg(feature = "wrappers")]
         Served::Composed(_) => ("composed".to_string(), String::new()),

@@ -194,6 +194,9 @@ pub enum Resolved {
     /// A web server's directory, read-only.
     #[cfg(feature = "http")]
     Http(Box<crate::backend::http::HttpOptions>),
+    /// A folder of a WebDAV server.
+    #[cfg(feature = "webdav")]
+    Webdav(Box<crate::backend::webdav::WebdavOptions>),
     /// Several remotes side by side, one directory of the root each (rclone's combine).
     #[cfg(feature = "wrappers")]
     Combine(Vec<(String, Resolved)>),
@@ -519,6 +522,13 @@ pub fn resolve_backend(
                 .map(|o| Resolved::Http(Box::new(o)))
                 .map_err(RemoteError::Config)
         }
+        #[cfg(feature = "webdav")]
+        "webdav" => {
+            backend_env_defaults("webdav", &mut opts, env);
+            crate::backend::webdav::WebdavOptions::from_map(&opts, path)
+                .map(|o| Resolved::Webdav(Box::new(o)))
+                .map_err(RemoteError::Config)
+        }
         other => Err(RemoteError::Config(format!(
             "backend {other:?} is not supported yet: this build serves {} remotes",
             SERVED_TYPES.join(", ")
@@ -590,6 +600,8 @@ pub const SERVED_TYPES: &[&str] = &[
     "s3",
     #[cfg(feature = "http")]
     "http",
+    #[cfg(feature = "webdav")]
+    "webdav",
 ];
 
 /// The option keys a remote type reads (what `RCLONE_CONFIG_<NAME>_<KEY>` and
@@ -601,6 +613,8 @@ fn known_keys(backend: &str) -> &'static [&'static str] {
         "s3" => &crate::backend::s3::options::KNOWN,
         #[cfg(feature = "http")]
         "http" => &crate::backend::http::options::KNOWN,
+        #[cfg(feature = "webdav")]
+        "webdav" => &crate::backend::webdav::options::KNOWN,
         "memory" => &["fail_uploads", "slow_reads"],
         #[cfg(feature = "crypt")]
         "crypt" => &crate::backend::crypt::options::KNOWN,
@@ -622,7 +636,7 @@ fn backend_env_defaults(backend: &str, opts: &mut BTreeMap<String, String>, env:
 impl Resolved {
     /// Hands rclone's global network flags (and `--use-server-modtime`, to s3) to every HTTP
     /// remote in this tree (wrapped ones too).
-    #[cfg(any(feature = "s3", feature = "http"))]
+    #[cfg(any(feature = "s3", feature = "http", feature = "webdav"))]
     pub fn set_network_flags(&mut self, net: &crate::backend::net::NetOptions, server_modtime: bool) {
         // Only s3 reads the time flag.
         let _ = server_modtime;
@@ -634,6 +648,8 @@ impl Resolved {
             }
             #[cfg(feature = "http")]
             Resolved::Http(opts) => opts.net = *net,
+            #[cfg(feature = "webdav")]
+            Resolved::Webdav(opts) => opts.net = *net,
             #[cfg(feature = "wrappers")]
             Resolved::Combine(upstreams) => {
                 upstreams.iter_mut().for_each(|(_, r)| r.set_network_flags(net, server_modtime));
@@ -685,6 +701,8 @@ impl Resolved {
             Resolved::S3(opts) => Box::new(crate::backend::s3::S3Backend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "http")]
             Resolved::Http(opts) => Box::new(crate::backend::http::HttpBackend::connect(opts.as_ref().clone())?),
+            #[cfg(feature = "webdav")]
+            Resolved::Webdav(opts) => Box::new(crate::backend::webdav::WebdavBackend::connect(opts.as_ref().clone())?),
             #[cfg(feature = "wrappers")]
             Resolved::Combine(upstreams) => {
                 let mut opened = Vec::with_capacity(upstreams.len());

@@ -8,6 +8,11 @@ use protocol_tests::{pattern, sha256, PyFtpd, Server};
 
 /// The suite. Leaves the served root empty.
 fn conformance(s: &Server) {
+    conformance_of(s, true);
+}
+
+/// The suite, for a remote that can set file times (MFMT) or one that refuses to.
+fn conformance_of(s: &Server, sets_times: bool) {
     let mut c = Client::login_anonymous(s.addr);
     assert_eq!(c.listing("NLST"), "", "starts empty");
 
@@ -28,8 +33,13 @@ fn conformance(s: &Server) {
     assert_eq!(c.listing("NLST dir"), "f.bin\r\n");
     let mlsd = c.listing("MLSD dir");
     assert!(mlsd.contains(&format!("type=file;size={};", data.len())) && mlsd.ends_with(" f.bin\r\n"), "{mlsd}");
-    assert_eq!(c.cmd("MFMT 20200102030405 dir/f.bin").code, 213);
-    assert_eq!(c.cmd("MDTM dir/f.bin").text(), "213 20200102030405");
+    if sets_times {
+        assert_eq!(c.cmd("MFMT 20200102030405 dir/f.bin").code, 213);
+        assert_eq!(c.cmd("MDTM dir/f.bin").text(), "213 20200102030405");
+    } else {
+        assert_eq!(c.cmd("MFMT 20200102030405 dir/f.bin").code, 550, "a remote that cannot set times says so");
+        assert_ne!(c.cmd("MDTM dir/f.bin").text(), "213 20200102030405");
+    }
 
     // Resume a download, append, replace with a smaller file.
     assert_eq!(c.cmd("REST 3000000").code, 350);
@@ -163,4 +173,46 @@ fn crypt_backend_over_a_local_folder() {
     protocol_tests::wait::wait_until(std::time::Duration::from_secs(20), "the store is empty", || {
         no_files_below(store.path())
     });
+}
+
+/// WebDAV writes whole files, so APPE and REST+STOR need the disk cache (as for S3).
+fn webdav_conformance(server: &protocol_tests::dav::DavServer, options: &str, sets_times: bool) {
+    let cache = tempfile::tempdir().unwrap();
+    let mut args = S3_CACHE.to_vec();
+    args.extend(["--cache-dir", cache.path().to_str().unwrap()]);
+    let s = Server::start_remote(&format!(":webdav,url='{}'{options}:", server.url), &args, &[]);
+    conformance_of(&s, sets_times);
+    // Nothing left behind: no temporary uploads, no directories.
+    protocol_tests::wait::wait_until(std::time::Duration::from_secs(20), "the served folder is empty", || {
+        std::fs::read_dir(server.path()).unwrap().next().is_none()
+    });
+}
+
+#[test]
+fn webdav_backend_on_rclone_serve_webdav() {
+    webdav_conformance(&protocol_tests::dav::DavServer::rclone(&[]), ",vendor=rclone", false);
+}
+
+#[test]
+fn webdav_backend_on_rclone_serve_webdav_as_owncloud() {
+    webdav_conformance(&protocol_tests::dav::DavServer::rclone(&["--etag-hash", "MD5"]), ",vendor=owncloud", true);
+}
+
+#[test]
+fn webdav_backend_on_wsgidav() {
+    webdav_conformance(&protocol_tests::dav::DavServer::wsgidav(), "", false);
+}
+
+#[test]
+fn webdav_backend_on_apache_mod_dav() {
+    webdav_conformance(&protocol_tests::dav::DavServer::apache(), "", false);
+}
+
+#[test]
+fn webdav_backend_on_the_nextcloud_stand_in() {
+    let (_, pass, _) = protocol_tests::run_cli(&["obscure", "secret"]);
+    let nc = protocol_tests::dav::DavServer::nextcloud();
+    webdav_conformance(&nc, &format!(",vendor=nextcloud,user=ann,pass={},nextcloud_chunk_size=1Mi", pass.trim()), true);
+    let asked = nc.requests();
+    assert!(asked.contains("MOVE /remote.php/dav/uploads/ann/"), "the 3 MiB file went up in chunks:\n{asked}");
 }

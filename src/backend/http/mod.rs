@@ -17,7 +17,8 @@ use base64::Engine as _;
 
 use self::links::{entry_name, escape_path, Url};
 pub use self::options::HttpOptions;
-use crate::backend::net::{http, retry, HttpClient};
+use crate::backend::net::body::Body;
+use crate::backend::net::{http, retry, status_error, transport_error, HttpClient};
 use crate::backend::{
     Backend, Entry, EntryKind, Error, ErrorKind, Features, ReadStream, Result, WriteMode, WriteStream,
 };
@@ -61,25 +62,6 @@ fn read_only(path: &VfsPath) -> Error {
 
 fn dir_entry(name: &str) -> Entry {
     Entry { name: name.to_string(), kind: EntryKind::Dir, size: 0, mtime: SystemTime::UNIX_EPOCH }
-}
-
-/// A status that is not a success, as a storage error.
-fn status_error(status: u16, path: &str) -> Error {
-    let kind = match status {
-        404 | 410 => ErrorKind::NotFound,
-        401 | 403 => ErrorKind::PermissionDenied,
-        _ if retry::status_is_retryable(status) => ErrorKind::Transient,
-        _ => ErrorKind::Other,
-    };
-    let mut e = Error::new(kind, path);
-    e.source = Some(std::io::Error::other(format!("HTTP {status}")));
-    e
-}
-
-fn transport_error(e: String, path: &str) -> Error {
-    let mut err = Error::new(ErrorKind::Transient, path);
-    err.source = Some(std::io::Error::other(e));
-    err
 }
 
 fn header<'a>(resp: &'a http::Response<ureq::Body>, name: &str) -> Option<&'a str> {
@@ -161,9 +143,9 @@ impl Inner {
             for (k, v) in extra {
                 b = b.header(*k, v.as_str());
             }
-            b.body(()).map_err(|e| format!("{what}: {e}"))
+            Ok(b)
         };
-        retry::send(client, self.opts.net.low_level_retries, &what, &make)
+        retry::send_with_body(client, self.opts.net.low_level_retries, &what, Body::Empty, &make)
     }
 
     /// rclone's `getFsEndpoint`: whether the endpoint (not ending in `/`) is a file.
@@ -350,7 +332,8 @@ impl Backend for HttpBackend {
             return Err(Error::new(ErrorKind::IsDirectory, path.as_str()));
         }
         let url = self.inner.url(path, false);
-        Ok(Box::new(read::HttpRead::open(self.inner.clone(), url, path.as_str(), offset, len)?))
+        let get = read::HttpGet { inner: self.inner.clone(), url, vpath: path.as_str().to_string() };
+        Ok(Box::new(crate::backend::net::ranged_read::RangedRead::open(Box::new(get), path.as_str(), offset, len)?))
     }
 
     fn open_write(&self, path: &VfsPath, _mode: WriteMode) -> Result<Box<dyn WriteStream>> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::links::Url;
-use crate::backend::net::NetOptions;
+use crate::backend::net::{settings, NetOptions};
 
 /// How to reach a web directory.
 #[derive(Clone, PartialEq, Eq)]
@@ -68,20 +68,8 @@ impl HttpOptions {
             url.path.push('/');
         }
         url.query = None;
-        let basic_auth = user_info(text)?;
-        let list = split_csv(get("headers").unwrap_or(""))?;
-        if list.len() % 2 != 0 {
-            return Err("http option headers: odd number of headers supplied".into());
-        }
-        let headers: Vec<(String, String)> = list.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
-        for (name, value) in &headers {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-                return Err(format!("http option headers: {name:?} is not a header name"));
-            }
-            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(format!("http option headers: the value of {name} has a line break"));
-            }
-        }
+        let basic_auth = settings::user_info("http", text)?;
+        let headers = settings::header_list("http", get("headers").unwrap_or(""))?;
         Ok(HttpOptions {
             url,
             basic_auth,
@@ -91,61 +79,6 @@ impl HttpOptions {
             root: root.trim_matches('/').to_string(),
             net: NetOptions::default(),
         })
-    }
-}
-
-/// `user:pass@` in a URL, percent-decoded.
-fn user_info(url: &str) -> Result<Option<(String, String)>, String> {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-    let Some((info, _)) = authority.rsplit_once('@') else { return Ok(None) };
-    let (user, pass) = info.split_once(':').unwrap_or((info, ""));
-    let decode = |s: &str| super::links::decode_path(s).ok_or("http option url: bad %-escape in the user or password");
-    Ok(Some((decode(user)?, decode(pass)?)))
-}
-
-/// rclone's `CommaSepList`: comma-separated fields, each optionally in double quotes (a
-/// doubled quote inside is one quote), as Go's `encoding/csv` reads one record.
-fn split_csv(text: &str) -> Result<Vec<String>, String> {
-    if text.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut fields = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        let mut field = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    None => return Err("http option headers: a quoted field is not closed".into()),
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                return Err("http option headers: text after a closing quote".into());
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                if c == '"' {
-                    return Err("http option headers: a quote inside an unquoted field".into());
-                }
-                field.push(c);
-                chars.next();
-            }
-        }
-        fields.push(field);
-        if chars.next().is_none() {
-            return Ok(fields);
-        }
     }
 }
 

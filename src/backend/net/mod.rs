@@ -4,9 +4,13 @@
 //! formats HTTP and S3 use ([`http_time`]). Backends run on worker threads, so every call here
 //! blocks; none can hang, since every socket has a connect and a read/write timeout.
 
+pub mod body;
 pub mod http_time;
+pub mod ranged_read;
 pub mod retry;
-#[cfg(feature = "s3")]
+pub mod settings;
+pub mod url;
+#[cfg(any(feature = "s3", feature = "webdav"))]
 pub mod xml;
 
 use std::sync::Arc;
@@ -116,6 +120,28 @@ impl HttpClient {
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         self.agent.run(request)
     }
+}
+
+/// A status that is not a success, as a storage error (`path` names the file).
+pub fn status_error(status: u16, path: &str) -> crate::backend::Error {
+    use crate::backend::{Error, ErrorKind};
+    let kind = match status {
+        404 | 410 => ErrorKind::NotFound,
+        401 | 403 => ErrorKind::PermissionDenied,
+        507 => ErrorKind::NoSpace,
+        _ if retry::status_is_retryable(status) => ErrorKind::Transient,
+        _ => ErrorKind::Other,
+    };
+    let mut e = Error::new(kind, path);
+    e.source = Some(std::io::Error::other(format!("HTTP {status}")));
+    e
+}
+
+/// A request that could not be sent or answered, as a storage error (`path` names the file).
+pub fn transport_error(e: String, path: &str) -> crate::backend::Error {
+    let mut err = crate::backend::Error::new(crate::backend::ErrorKind::Transient, path);
+    err.source = Some(std::io::Error::other(e));
+    err
 }
 
 /// Whether a transport error is worth another try (a reset, a timeout, a refused or broken

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use super::body::{Body, FileRange};
+
 /// The statuses that mean "try again later".
 pub fn status_is_retryable(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504 | 509)
@@ -23,24 +25,40 @@ pub fn retry_after(value: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(10)))
 }
 
-/// Sends the request `make` builds, again after a pause while the answer says "later" or the
-/// connection broke, up to `tries` tries in all (`what` names it in the debug log). Returns
+/// Sends the request `make` builds, with `body` on every try (and its `Content-Length` when it
+/// is not empty or the method is `PUT`), again after a pause while the answer says "later" or
+/// the connection broke, up to `tries` tries in all (`what` names it in the debug log). Returns
 /// the first answer that is not worth retrying, or the last one, whatever its status; the
 /// caller decides what a status means.
 ///
 /// # Errors
 /// The connection failed every time, or in a way another try cannot mend (a bad URL, TLS).
-pub fn send(
+pub fn send_with_body(
     client: &super::HttpClient,
     tries: u32,
     what: &str,
-    make: &dyn Fn() -> Result<super::http::Request<()>, String>,
+    body: Body<'_>,
+    make: &dyn Fn() -> Result<super::http::request::Builder, String>,
 ) -> Result<super::http::Response<ureq::Body>, String> {
     let tries = tries.max(1);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (failure, pause) = match client.send(make()?) {
+        let mut builder = make()?;
+        let with_length = !body.is_empty() || builder.method_ref().is_some_and(|m| m == "PUT");
+        if with_length {
+            builder = builder.header("content-length", body.len().to_string());
+        }
+        let bad = |e: super::http::Error| format!("{what}: {e}");
+        let sent = match body {
+            Body::Empty => client.send(builder.body(()).map_err(bad)?),
+            Body::Bytes(b) => client.send(builder.body(b).map_err(bad)?),
+            Body::File { file, offset, len } => {
+                let mut reader = FileRange::new(file, offset, len);
+                client.send(builder.body(ureq::SendBody::from_reader(&mut reader)).map_err(bad)?)
+            }
+        };
+        let (failure, pause) = match sent {
             Ok(resp) if !status_is_retryable(resp.status().as_u16()) || attempt >= tries => return Ok(resp),
             Ok(resp) => {
                 let after = retry_after(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()));

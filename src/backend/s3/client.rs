@@ -4,7 +4,6 @@
 //! so a retried request can send its body again.
 
 use std::io::Read;
-use std::os::unix::fs::FileExt;
 use std::time::SystemTime;
 
 use super::credentials::CredentialSource;
@@ -14,33 +13,7 @@ use super::sign::{self, canonical_query, encode_path, SigningInput, UNSIGNED_PAY
 use crate::backend::net::http_time::amz_date;
 use crate::backend::net::{http, retry, transport_error_is_retryable, HttpClient};
 
-/// The body of a request.
-#[derive(Clone, Copy)]
-pub enum Body<'a> {
-    /// No body.
-    Empty,
-    /// Bytes in memory.
-    Bytes(&'a [u8]),
-    /// `len` bytes of a local file from `offset`.
-    File {
-        /// The file.
-        file: &'a std::fs::File,
-        /// Where the body starts.
-        offset: u64,
-        /// Its length.
-        len: u64,
-    },
-}
-
-impl Body<'_> {
-    fn len(&self) -> u64 {
-        match self {
-            Body::Empty => 0,
-            Body::Bytes(b) => b.len() as u64,
-            Body::File { len, .. } => *len,
-        }
-    }
-}
+pub use crate::backend::net::body::{Body, FileRange};
 
 /// One S3 request.
 pub struct Request<'a> {
@@ -347,35 +320,6 @@ impl S3Client {
         let status = resp.status().as_u16();
         let (parts, body) = resp.into_parts();
         Ok(Response { status, headers: parts.headers, body })
-    }
-}
-
-/// A range of a file read with `pread`, so threads can read parts of one file at once.
-pub struct FileRange<'a> {
-    file: &'a std::fs::File,
-    pos: u64,
-    end: u64,
-}
-
-impl<'a> FileRange<'a> {
-    /// `len` bytes of `file` from `offset`.
-    pub fn new(file: &'a std::fs::File, offset: u64, len: u64) -> FileRange<'a> {
-        FileRange { file, pos: offset, end: offset.saturating_add(len) }
-    }
-}
-
-impl Read for FileRange<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let want = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX).min(buf.len());
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file is shorter than its upload"));
-        }
-        self.pos += n as u64;
-        Ok(n)
     }
 }
 
