@@ -271,8 +271,21 @@ fn throttling_cut_off_answers_and_stalls_end_in_retries_or_a_clean_451() {
     };
     assert!(code == 451 || code == 450, "{code}");
     assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    // An upload into a server that stops answering: a clean error, and the old file stays.
+    let started = Instant::now();
+    let (mut conn, r) = c.open_data("STOR big file #1%.bin");
+    let code = if r.code == 150 {
+        let _ = conn.write_all(&pattern(3 << 20, 12));
+        drop(conn);
+        c.reply().code
+    } else {
+        r.code
+    };
+    assert!(code == 451 || code == 450 || code == 426, "{code}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
     proxy.set(Fault::None);
     assert_eq!(sha256(&c.retr("big file #1%.bin")), sha256(&data), "serving again once the server answers");
+    assert_eq!(sha256(&std::fs::read(dav.path().join("big file #1%.bin")).unwrap()), sha256(&data), "old file whole");
     let leftovers: Vec<_> = std::fs::read_dir(dav.path())
         .unwrap()
         .filter_map(|e| e.ok())

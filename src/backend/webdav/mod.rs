@@ -30,8 +30,9 @@ use crate::backend::{
 };
 use crate::vfs::VfsPath;
 
-/// The largest multistatus read (a listing of 10,000 entries is about 4 MiB).
-const LISTING_LIMIT: u64 = 64 << 20;
+/// The largest multistatus read, the XML reader's own bound (a listing of 10,000 entries is
+/// about 5 MiB from rclone serve webdav, 9 MiB from WsgiDAV).
+const LISTING_LIMIT: u64 = crate::backend::net::xml::MAX_BYTES as u64;
 /// The largest error or small answer body read.
 const SMALL_LIMIT: u64 = 1 << 20;
 
