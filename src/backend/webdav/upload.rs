@@ -158,9 +158,12 @@ pub(super) fn upload_file(
     sent
 }
 
-/// The body of a PUT sent as it arrives: buffers from the writer, an error once aborted.
+/// The body of a PUT sent as it arrives: buffers from the writer, each handed back once sent
+/// (so the upload reuses a few buffers instead of mapping fresh pages for every one), an error
+/// once aborted.
 struct Piped {
     from: Receiver<Vec<u8>>,
+    back: std::sync::mpsc::Sender<Vec<u8>>,
     current: Vec<u8>,
     pos: usize,
     aborted: Arc<AtomicBool>,
@@ -171,7 +174,10 @@ impl Read for Piped {
         while self.pos == self.current.len() {
             match self.from.recv() {
                 Ok(next) => {
-                    self.current = next;
+                    let done = std::mem::replace(&mut self.current, next);
+                    if done.capacity() > 0 {
+                        let _ = self.back.send(done);
+                    }
                     self.pos = 0;
                 }
                 Err(_) if self.aborted.load(Ordering::Acquire) => {
@@ -190,6 +196,8 @@ impl Read for Piped {
 /// A PUT in flight on its own thread, fed through a channel.
 struct Streaming {
     to: Option<SyncSender<Vec<u8>>>,
+    /// Buffers the PUT has sent, for the next writes.
+    spare: Receiver<Vec<u8>>,
     aborted: Arc<AtomicBool>,
     put: Option<JoinHandle<std::result::Result<u16, String>>>,
     url: String,
@@ -200,8 +208,9 @@ impl Streaming {
     fn start(inner: &Arc<Inner>, path: &VfsPath, mtime: SystemTime) -> Streaming {
         let (url, temporary) = put_url(inner, path);
         let (to, from) = sync_channel::<Vec<u8>>(4);
+        let (back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
         let aborted = Arc::new(AtomicBool::new(false));
-        let body = Piped { from, current: Vec::new(), pos: 0, aborted: aborted.clone() };
+        let body = Piped { from, back, current: Vec::new(), pos: 0, aborted: aborted.clone() };
         let (inner, target) = (inner.clone(), url.clone());
         let put = std::thread::spawn(move || {
             let mut b = inner.request("PUT", &target);
@@ -214,7 +223,7 @@ impl Streaming {
             let _ = resp.into_body().with_config().limit(1 << 16).read_to_vec();
             Ok(status)
         });
-        Streaming { to: Some(to), aborted, put: Some(put), url, temporary }
+        Streaming { to: Some(to), spare, aborted, put: Some(put), url, temporary }
     }
 
     /// Waits for the PUT's answer.
@@ -405,7 +414,10 @@ impl WriteStream for WebdavWrite {
                 Ok(())
             }
             State::Streaming(s) => {
-                if s.to.as_ref().is_some_and(|to| to.send(buf.to_vec()).is_ok()) {
+                let mut next = s.spare.try_recv().unwrap_or_default();
+                next.clear();
+                next.extend_from_slice(buf);
+                if s.to.as_ref().is_some_and(|to| to.send(next).is_ok()) {
                     return Ok(());
                 }
                 // The PUT ended early: its answer says why.
